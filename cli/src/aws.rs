@@ -1,0 +1,220 @@
+//! Building AWS clients from `aws-config`, and turning SDK errors into ones a person
+//! can act on.
+//!
+//! Everything that talks to AWS goes through [`AwsContext`], so profiles, SSO,
+//! `AWS_PROFILE`, `AWS_REGION` and `AWS_ENDPOINT_URL` work as AWS users expect. The
+//! environment file decides the region (that is where its stacks live) and, for the
+//! local environment, the emulator endpoint; flags override both.
+
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_types::error::display::DisplayErrorContext;
+use clap::Args;
+use serde::Serialize;
+
+use crate::config::{is_loopback_url, EnvConfig};
+use crate::error::Error;
+
+/// The AWS flags every command accepts.
+#[derive(Debug, Clone, Args, Default)]
+pub struct AwsArgs {
+    /// AWS profile to use (default: AWS_PROFILE, then the default profile)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS region (default: the region of the environment file)
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Send every AWS call to this endpoint (default: AWS_ENDPOINT_URL, then the
+    /// environment file's endpoint_url)
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+/// Where a setting came from, for `doctor` and error messages.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Flag,
+    Environment,
+    EnvFile,
+    SdkDefault,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Source::Flag => "command-line flag",
+            Source::Environment => "process environment",
+            Source::EnvFile => "environment file",
+            Source::SdkDefault => "AWS SDK default chain",
+        })
+    }
+}
+
+/// The loaded AWS configuration of one environment, and where each part came from.
+#[derive(Debug, Clone)]
+pub struct AwsContext {
+    pub config: SdkConfig,
+    pub region: String,
+    pub region_source: Source,
+    /// The endpoint every client calls, when it is not AWS's own.
+    pub endpoint: Option<String>,
+    pub endpoint_source: Option<Source>,
+    pub profile: Option<String>,
+}
+
+impl AwsContext {
+    pub async fn load(args: &AwsArgs, env: &EnvConfig) -> Self {
+        let (region, region_source) = match &args.region {
+            Some(r) => (r.clone(), Source::Flag),
+            None => (env.region.clone(), Source::EnvFile),
+        };
+        let from_process = std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty());
+        let (endpoint, endpoint_source) = match (&args.endpoint_url, from_process, &env.endpoint_url) {
+            (Some(url), _, _) => (Some(url.clone()), Some(Source::Flag)),
+            (None, Some(url), _) => (Some(url), Some(Source::Environment)),
+            (None, None, Some(url)) => (Some(url.clone()), Some(Source::EnvFile)),
+            (None, None, None) => (None, None),
+        };
+
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.clone()))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(profile) = &args.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &endpoint {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        let profile = args
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+        AwsContext {
+            config,
+            region,
+            region_source,
+            endpoint,
+            endpoint_source,
+            profile,
+        }
+    }
+
+    /// The endpoint a service is called at, for messages.
+    pub fn endpoint_for(&self, service: &str) -> String {
+        match &self.endpoint {
+            Some(url) => url.clone(),
+            None => format!("https://{service}.{}.amazonaws.com", self.region),
+        }
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.endpoint.as_deref().is_some_and(is_loopback_url)
+    }
+
+    /// Turns an SDK error into one that names what failed and what to do.
+    pub fn error<E, R>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        target: &str,
+        err: aws_sdk_sts::error::SdkError<E, R>,
+    ) -> Error
+    where
+        E: std::error::Error + aws_sdk_sts::error::ProvideErrorMetadata + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        use aws_sdk_sts::error::SdkError;
+        let chain = DisplayErrorContext(&err).to_string();
+        if chain.contains("no providers in chain provided credentials")
+            || chain.contains("failed to load credentials")
+            || chain.contains("the credential provider was not enabled")
+            || chain.contains("CredentialsNotLoaded")
+        {
+            return Error::NoCredentials {
+                target: self.describe_target(),
+                detail: chain,
+            };
+        }
+        match &err {
+            SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => Error::Unreachable {
+                service,
+                endpoint: self.endpoint_for(service),
+                detail: chain,
+                local: self.is_local(),
+            },
+            SdkError::TimeoutError(_) => Error::Unreachable {
+                service,
+                endpoint: self.endpoint_for(service),
+                detail: chain,
+                local: self.is_local(),
+            },
+            SdkError::ServiceError(service_err) => {
+                let e = service_err.err();
+                let detail = match (e.code(), e.message()) {
+                    (Some(code), Some(message)) => format!("{code}: {message}"),
+                    (Some(code), None) => code.to_string(),
+                    _ => chain,
+                };
+                Error::Aws {
+                    operation,
+                    target: target.to_string(),
+                    detail,
+                }
+            }
+            _ => Error::Aws {
+                operation,
+                target: target.to_string(),
+                detail: chain,
+            },
+        }
+    }
+
+    fn describe_target(&self) -> String {
+        match &self.profile {
+            Some(p) => format!("profile `{p}` in {}", self.region),
+            None => format!("the default credential chain in {}", self.region),
+        }
+    }
+}
+
+/// Who the credentials belong to.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallerIdentity {
+    pub account: String,
+    pub arn: String,
+}
+
+/// Asks STS who the credentials belong to.
+pub async fn caller_identity(ctx: &AwsContext) -> Result<CallerIdentity, Error> {
+    let sts = aws_sdk_sts::Client::new(&ctx.config);
+    let out = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| ctx.error("sts", "GetCallerIdentity", "the current credentials", e))?;
+    Ok(CallerIdentity {
+        account: out.account().unwrap_or_default().to_string(),
+        arn: out.arn().unwrap_or_default().to_string(),
+    })
+}
+
+/// Refuses credentials for another account than the environment pins.
+pub fn check_account(env: &EnvConfig, identity: &CallerIdentity) -> Result<(), Error> {
+    match &env.account_id {
+        Some(expected) if *expected != identity.account => Err(Error::WrongAccount {
+            environment: env.name.clone(),
+            expected: expected.clone(),
+            actual: identity.account.clone(),
+        }),
+        _ => Ok(()),
+    }
+}

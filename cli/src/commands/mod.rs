@@ -1,0 +1,96 @@
+//! The command line: one module per subcommand, each with its `Args` and one `run`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::aws::AwsArgs;
+use crate::config::Catalogue;
+use crate::error::{Error, Result};
+use crate::printer::{OutputFormat, Printer};
+use crate::project::Project;
+
+pub mod doctor;
+pub mod list;
+pub mod render;
+pub mod validate;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stackpro",
+    version,
+    about = "Take a serverless backend of capabilities from source to AWS and keep it running",
+    after_help = "Exit codes: 0 ok, 1 the operation failed, 2 bad usage or configuration."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command understands.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The project directory (default: the nearest directory with envs/, templates/ and handlers/)
+    #[arg(long, global = true, env = "STACKPRO_PROJECT_DIR", value_name = "DIR")]
+    pub project_dir: Option<PathBuf>,
+    /// Report format: text for people (stderr), json for programs (stdout)
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render each capability's CloudFormation template, dashboard and SSM entries
+    Render(render::RenderArgs),
+    /// Render everything, parse it back and run cfn-lint, for one or every environment
+    Validate(validate::ValidateArgs),
+    /// Check the AWS credentials, region, endpoint, account and local tools of an environment
+    Doctor(doctor::DoctorArgs),
+    /// List the capabilities and environments of the project
+    List(list::ListArgs),
+}
+
+impl Cli {
+    pub fn run(self, printer: &Printer) -> Result<()> {
+        match self.command {
+            Command::Render(args) => render::run(args, &self.global, printer),
+            Command::Validate(args) => validate::run(args, &self.global, printer),
+            Command::Doctor(args) => doctor::run(args, &self.global, printer),
+            Command::List(args) => list::run(args, &self.global, printer),
+        }
+    }
+}
+
+impl GlobalArgs {
+    /// The project, found from `--project-dir` or the current directory.
+    pub fn project(&self) -> Result<Project> {
+        let cwd = std::env::current_dir().map_err(|source| Error::Io {
+            action: "read the current directory",
+            path: PathBuf::from("."),
+            source,
+        })?;
+        Project::discover(self.project_dir.as_deref(), &cwd)
+    }
+
+    /// The project and its capability catalogue.
+    pub fn load(&self) -> Result<(Project, Catalogue)> {
+        let project = self.project()?;
+        let catalogue = Catalogue::load(&project)?;
+        Ok((project, catalogue))
+    }
+}
+
+/// Capabilities named on the command line, or `--all`.
+#[derive(Debug, Args)]
+pub struct CapabilitySelection {
+    /// Capabilities to act on (see `stackpro list`)
+    #[arg(value_name = "CAPABILITY", required_unless_present = "all", conflicts_with = "all")]
+    pub capabilities: Vec<String>,
+    /// Act on every capability of the project
+    #[arg(long)]
+    pub all: bool,
+}

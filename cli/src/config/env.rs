@@ -1,0 +1,347 @@
+//! One environment: `envs/<env>.yaml`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::flags::{self, FlagValue};
+use super::yaml::Source;
+use super::Catalogue;
+use crate::error::{nearest, Result};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvFile {
+    region: String,
+    #[serde(default)]
+    account_id: Option<String>,
+    #[serde(default)]
+    endpoint_url: Option<String>,
+    lambda: LambdaSettings,
+    log_retention_days: u32,
+    alarms: AlarmSettings,
+    flags: FlagsFile,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    termination_protection: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LambdaSettings {
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmSettings {
+    pub error_rate: ErrorRateAlarm,
+    pub p95_latency: LatencyAlarm,
+    /// SNS topic ARNs told when an alarm fires or clears.
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRateAlarm {
+    pub threshold_percent: f64,
+    pub period_minutes: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyAlarm {
+    pub threshold_ms: f64,
+    pub period_minutes: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlagsFile {
+    explicit: bool,
+    #[serde(default)]
+    values: BTreeMap<String, FlagValue>,
+}
+
+/// An environment, checked against the capability catalogue.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvConfig {
+    pub name: String,
+    #[serde(skip)]
+    pub file: PathBuf,
+    pub region: String,
+    pub account_id: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub lambda: LambdaSettings,
+    pub log_retention_days: u32,
+    pub alarms: AlarmSettings,
+    /// Whether every capability's ENABLED and VERSION flags must be written down.
+    pub flags_explicit: bool,
+    /// The flag values written in the file.
+    pub flags: BTreeMap<String, FlagValue>,
+    pub tags: BTreeMap<String, String>,
+    pub termination_protection: bool,
+}
+
+/// The retention periods CloudWatch Logs accepts, in days.
+pub const RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// API Gateway HTTP APIs wait at most 30 s for an integration.
+pub const MAX_TIMEOUT_SECONDS: u32 = 30;
+
+impl EnvConfig {
+    pub fn load(name: &str, path: &Path, catalogue: &Catalogue) -> Result<Self> {
+        let source = Source::read(path)?;
+        let file: EnvFile = source.parse("an environment definition")?;
+        let env = EnvConfig {
+            name: name.to_string(),
+            file: path.to_path_buf(),
+            region: file.region,
+            account_id: file.account_id,
+            endpoint_url: file.endpoint_url,
+            lambda: file.lambda,
+            log_retention_days: file.log_retention_days,
+            alarms: file.alarms,
+            flags_explicit: file.flags.explicit,
+            flags: file.flags.values,
+            tags: file.tags,
+            termination_protection: file.termination_protection,
+        };
+        env.check(&source, catalogue)?;
+        Ok(env)
+    }
+
+    fn check(&self, source: &Source, catalogue: &Catalogue) -> Result<()> {
+        if !is_region(&self.region) {
+            return Err(source.error_at(
+                &["region"],
+                format!("`{}` is not an AWS region name", self.region),
+                Some("write a region such as eu-west-1 or us-east-1".into()),
+            ));
+        }
+        if let Some(account) = &self.account_id {
+            if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+                return Err(source.error_at(
+                    &["account_id"],
+                    format!("account_id `{account}` is not a 12-digit AWS account id"),
+                    Some("quote it so leading zeros are kept: account_id: \"012345678901\"".into()),
+                ));
+            }
+        }
+        if let Some(url) = &self.endpoint_url {
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"));
+            if rest.is_none_or(|r| r.is_empty()) {
+                return Err(source.error_at(
+                    &["endpoint_url"],
+                    format!("endpoint_url `{url}` is not an http:// or https:// URL"),
+                    Some("for the local emulator write http://127.0.0.1:5000".into()),
+                ));
+            }
+        }
+        let memory = self.lambda.memory_mb;
+        if !(128..=10240).contains(&memory) {
+            return Err(source.error_at(
+                &["lambda", "memory_mb"],
+                format!("lambda.memory_mb {memory} is outside what Lambda allows (128 to 10240)"),
+                None,
+            ));
+        }
+        let timeout = self.lambda.timeout_seconds;
+        if !(1..=MAX_TIMEOUT_SECONDS).contains(&timeout) {
+            return Err(source.error_at(
+                &["lambda", "timeout_seconds"],
+                format!("lambda.timeout_seconds {timeout} is outside 1 to {MAX_TIMEOUT_SECONDS}"),
+                Some("an HTTP API waits at most 30 s for its Lambda integration".into()),
+            ));
+        }
+        if !RETENTION_DAYS.contains(&self.log_retention_days) {
+            let days = self.log_retention_days;
+            let closest = RETENTION_DAYS
+                .iter()
+                .min_by_key(|d| d.abs_diff(days))
+                .copied()
+                .unwrap_or(14);
+            return Err(source.error_at(
+                &["log_retention_days"],
+                format!("log_retention_days {days} is not a retention CloudWatch Logs offers"),
+                Some(format!(
+                    "the nearest allowed value is {closest}; allowed: {}",
+                    RETENTION_DAYS.map(|d| d.to_string()).join(", ")
+                )),
+            ));
+        }
+        let rate = self.alarms.error_rate.threshold_percent;
+        if !(rate > 0.0 && rate <= 100.0) {
+            return Err(source.error_at(
+                &["alarms", "error_rate", "threshold_percent"],
+                format!("alarms.error_rate.threshold_percent {rate} must be above 0 and at most 100"),
+                None,
+            ));
+        }
+        if self.alarms.p95_latency.threshold_ms <= 0.0 {
+            return Err(source.error_at(
+                &["alarms", "p95_latency", "threshold_ms"],
+                format!(
+                    "alarms.p95_latency.threshold_ms {} must be above 0",
+                    self.alarms.p95_latency.threshold_ms
+                ),
+                None,
+            ));
+        }
+        for (key, minutes) in [
+            ("error_rate", self.alarms.error_rate.period_minutes),
+            ("p95_latency", self.alarms.p95_latency.period_minutes),
+        ] {
+            if !(1..=1440).contains(&minutes) {
+                return Err(source.error_at(
+                    &["alarms", key, "period_minutes"],
+                    format!("alarms.{key}.period_minutes {minutes} must be 1 to 1440 (one day)"),
+                    None,
+                ));
+            }
+        }
+        for arn in &self.alarms.notify {
+            if !(arn.starts_with("arn:") && arn.contains(":sns:")) {
+                return Err(source.error_at(
+                    &["alarms", "notify"],
+                    format!("alarms.notify entry `{arn}` is not an SNS topic ARN"),
+                    Some("write arn:aws:sns:<region>:<account>:<topic>".into()),
+                ));
+            }
+        }
+        for (key, value) in &self.tags {
+            if key.is_empty() || key.len() > 128 || key.to_ascii_lowercase().starts_with("aws:") {
+                return Err(source.error_at(
+                    &["tags", key],
+                    format!("tag key `{key}` is not allowed (1 to 128 characters, not starting with aws:)"),
+                    None,
+                ));
+            }
+            if value.len() > 256 {
+                return Err(source.error_at(&["tags", key], format!("tag `{key}` has a value over 256 characters"), None));
+            }
+        }
+        self.check_flags(source, catalogue)
+    }
+
+    fn check_flags(&self, source: &Source, catalogue: &Catalogue) -> Result<()> {
+        let all: Vec<(String, flags::FlagKind)> = catalogue
+            .capabilities
+            .iter()
+            .flat_map(|c| c.flag_kinds())
+            .collect();
+        for (key, value) in &self.flags {
+            let Some((_, kind)) = all.iter().find(|(k, _)| k == key) else {
+                let suggestion = nearest(key, all.iter().map(|(k, _)| k.as_str()));
+                let help = match suggestion {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "flags are CAP_<CAPABILITY>_ENABLED, _VERSION, _DEGRADED or one a capability declares; capabilities: {}",
+                        catalogue.names().join(", ")
+                    ),
+                };
+                return Err(source.error_at(&["flags", "values", key], format!("unknown flag `{key}`"), Some(help)));
+            };
+            if let Err(why) = kind.check(value) {
+                return Err(source.error_at(&["flags", "values", key], format!("flag `{key}`: {why}"), None));
+            }
+        }
+        if self.flags_explicit {
+            for cap in &catalogue.capabilities {
+                for suffix in ["ENABLED", "VERSION"] {
+                    let key = flags::flag_name(&cap.name, suffix);
+                    if !self.flags.contains_key(&key) {
+                        return Err(source.error_at(
+                            &["flags", "values"],
+                            format!("flag `{key}` is missing; environment {} sets every flag explicitly", self.name),
+                            Some(format!("add `{key}: ...` under flags.values, or set flags.explicit to false")),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The flag defaults the stack passes to a capability's handler: the env's values,
+    /// then the capability's declared defaults; ENABLED is off unless the env sets it.
+    pub fn flag_defaults(&self, capability: &super::Capability) -> BTreeMap<String, FlagValue> {
+        capability
+            .flag_kinds()
+            .into_iter()
+            .filter_map(|(key, kind)| {
+                let value = self
+                    .flags
+                    .get(&key)
+                    .or_else(|| capability.flags.get(&key))
+                    .cloned()
+                    .or(match kind {
+                        flags::FlagKind::Bool => Some(FlagValue::Bool(false)),
+                        flags::FlagKind::Version => Some(FlagValue::Text("v1".into())),
+                        flags::FlagKind::Text => None,
+                    })?;
+                Some((key, value))
+            })
+            .collect()
+    }
+
+    /// The stack of a capability in this environment.
+    pub fn stack_name(&self, capability: &str) -> String {
+        format!("stackpro-{capability}-{}", self.name)
+    }
+
+    /// Whether this environment talks to a local emulator rather than AWS.
+    pub fn is_local(&self) -> bool {
+        self.endpoint_url.as_deref().is_some_and(is_loopback_url)
+    }
+}
+
+/// Whether `url`'s host is a loopback address.
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or(url);
+    let host = rest.split(['/', ':']).next().unwrap_or("");
+    host == "localhost" || host.starts_with("127.") || rest.starts_with("[::1]")
+}
+
+fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().take(parts.len() - 1).all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions() {
+        assert!(is_region("eu-west-1"));
+        assert!(is_region("us-gov-west-1"));
+        assert!(!is_region("eu-west"));
+        assert!(!is_region("EU-west-1"));
+        assert!(!is_region("mars"));
+    }
+
+    #[test]
+    fn loopback() {
+        assert!(is_loopback_url("http://127.0.0.1:5000"));
+        assert!(is_loopback_url("http://localhost:5000/"));
+        assert!(is_loopback_url("http://[::1]:5000"));
+        assert!(!is_loopback_url("https://cloudformation.eu-west-1.amazonaws.com"));
+    }
+}

@@ -1,0 +1,134 @@
+//! Strict YAML parsing that points at the file, line and column of a problem.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+
+/// A configuration file read into memory, so errors found after parsing can still
+/// point at a line and column.
+pub struct Source {
+    pub path: std::path::PathBuf,
+    pub text: String,
+}
+
+impl Source {
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Source {
+            path: path.to_path_buf(),
+            text,
+        })
+    }
+
+    /// Parses the whole file as `T`, mapping serde's message to one with a location
+    /// and a hint of what was expected.
+    pub fn parse<T: DeserializeOwned>(&self, what: &str) -> Result<T> {
+        if self.text.trim().is_empty() {
+            return Err(Error::ConfigAt {
+                file: self.path.clone(),
+                line: 1,
+                column: 1,
+                message: format!("the file is empty; expected {what}"),
+                help: None,
+            });
+        }
+        serde_yaml::from_str(&self.text).map_err(|err| {
+            let (line, column) = err
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((1, 1));
+            Error::ConfigAt {
+                file: self.path.clone(),
+                line,
+                column,
+                message: clean_message(&err.to_string()),
+                help: None,
+            }
+        })
+    }
+
+    /// An error at the place `path` (a chain of mapping keys) is written.
+    pub fn error_at(&self, path: &[&str], message: String, help: Option<String>) -> Error {
+        let (line, column) = self.locate(path);
+        Error::ConfigAt {
+            file: self.path.clone(),
+            line,
+            column,
+            message,
+            help,
+        }
+    }
+
+    /// The line and column (1-based) of the last key of `path`, nested by indentation;
+    /// a path element may also be a list item's text. Falls back to the deepest key found.
+    pub fn locate(&self, path: &[&str]) -> (usize, usize) {
+        let mut found = (1, 1);
+        let mut min_indent: isize = -1;
+        let mut start = 0;
+        let lines: Vec<&str> = self.text.lines().collect();
+        'outer: for key in path {
+            for (i, line) in lines.iter().enumerate().skip(start) {
+                let trimmed = line.trim_start();
+                let indent = (line.len() - trimmed.len()) as isize;
+                if trimmed.starts_with('#') || trimmed.is_empty() {
+                    continue;
+                }
+                if i > start && indent <= min_indent && min_indent >= 0 {
+                    // Left the enclosing block without finding the key.
+                    break 'outer;
+                }
+                let item = trimmed.strip_prefix("- ").unwrap_or(trimmed);
+                let item_col = indent as usize + (trimmed.len() - item.len());
+                let matches_key = item
+                    .strip_prefix(*key)
+                    .is_some_and(|rest| rest.trim_start().starts_with(':'));
+                let matches_item =
+                    item.trim_matches(|c| c == '"' || c == '\'') == *key && item != trimmed;
+                if matches_key || matches_item {
+                    found = (i + 1, item_col + 1);
+                    min_indent = indent;
+                    start = i + 1;
+                    continue 'outer;
+                }
+                // Inline flow mappings: `key: { inner: 1 }`.
+                if let Some(pos) = find_flow_key(line, key) {
+                    if i + 1 >= found.0 {
+                        found = (i + 1, pos + 1);
+                        start = i;
+                        continue 'outer;
+                    }
+                }
+            }
+            break;
+        }
+        found
+    }
+}
+
+fn find_flow_key(line: &str, key: &str) -> Option<usize> {
+    let open = line.find('{')?;
+    let pattern = format!("{key}:");
+    line[open..]
+        .find(&pattern)
+        .map(|p| p + open)
+        .filter(|p| {
+            let before = line[..*p].chars().last();
+            matches!(before, Some('{') | Some(' ') | Some(','))
+        })
+}
+
+/// serde_yaml appends " at line X column Y" to its messages; the location is already
+/// in front of ours.
+fn clean_message(message: &str) -> String {
+    let message = match message.rfind(" at line ") {
+        Some(pos) => &message[..pos],
+        None => message,
+    };
+    message.to_string()
+}

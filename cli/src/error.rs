@@ -1,0 +1,237 @@
+//! The error type of every stackpro operation, and what each one means for the exit code.
+//!
+//! Every variant names the object it is about and, through [`Error::help`], the next step
+//! a person can take. The exit code is part of the contract CI pipelines branch on:
+//! 0 ok, 1 the operation failed, 2 bad usage or configuration.
+
+use std::path::PathBuf;
+
+/// What a failed run means to the caller, as an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Everything asked for was done.
+    Success = 0,
+    /// The operation ran and failed (a template that does not lint, an AWS call that failed).
+    Failure = 1,
+    /// The request could not be understood: bad arguments or bad configuration.
+    Usage = 2,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration file that parsed badly or holds a value that is not allowed.
+    #[error("{}:{line}:{column}: {message}", file.display())]
+    ConfigAt {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+        help: Option<String>,
+    },
+
+    /// A configuration problem that has no single place in a file.
+    #[error("{message}")]
+    Config {
+        message: String,
+        help: Option<String>,
+    },
+
+    /// A capability or environment name that does not exist.
+    #[error("unknown {kind} `{name}`")]
+    UnknownName {
+        kind: &'static str,
+        name: String,
+        known: Vec<String>,
+        suggestion: Option<String>,
+    },
+
+    /// The project layout could not be found.
+    #[error("no stackpro project found in {} or any parent directory", start.display())]
+    NoProject { start: PathBuf },
+
+    #[error("could not {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A template that failed to render (a missing value, a syntax error).
+    #[error("could not render {template} for {capability} in {environment}")]
+    Render {
+        template: String,
+        capability: String,
+        environment: String,
+        #[source]
+        source: minijinja::Error,
+    },
+
+    /// A rendered document that does not parse back: a bug in a template.
+    #[error("rendered {document} of {capability} in {environment} does not parse: {message}")]
+    Reparse {
+        document: &'static str,
+        capability: String,
+        environment: String,
+        message: String,
+    },
+
+    /// An external tool stackpro runs (cfn-lint) that could not be run.
+    #[error("could not run {tool}: {message}")]
+    Tool {
+        tool: &'static str,
+        message: String,
+        help: Option<String>,
+    },
+
+    /// No usable AWS credentials were found.
+    #[error("no AWS credentials found for {target}")]
+    NoCredentials { target: String, detail: String },
+
+    /// The AWS endpoint could not be reached at all.
+    #[error("could not reach the AWS endpoint for {service} at {endpoint}")]
+    Unreachable {
+        service: &'static str,
+        endpoint: String,
+        detail: String,
+        local: bool,
+    },
+
+    /// An AWS call that reached the service and failed.
+    #[error("{operation} failed for {target}: {detail}")]
+    Aws {
+        operation: &'static str,
+        target: String,
+        detail: String,
+    },
+
+    /// Credentials for another account than the environment allows.
+    #[error(
+        "environment {environment} belongs to account {expected}, but the credentials are for account {actual}"
+    )]
+    WrongAccount {
+        environment: String,
+        expected: String,
+        actual: String,
+    },
+
+    /// An operation that ran and reported failures (counted in its report).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl Error {
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            Error::ConfigAt { .. }
+            | Error::Config { .. }
+            | Error::UnknownName { .. }
+            | Error::NoProject { .. }
+            | Error::NoCredentials { .. }
+            | Error::WrongAccount { .. } => ExitStatus::Usage,
+            Error::Io { .. }
+            | Error::Render { .. }
+            | Error::Reparse { .. }
+            | Error::Tool { .. }
+            | Error::Unreachable { .. }
+            | Error::Aws { .. }
+            | Error::Failed(_) => ExitStatus::Failure,
+        }
+    }
+
+    /// The next step a person can take, when there is one.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            Error::ConfigAt { help, .. } | Error::Config { help, .. } | Error::Tool { help, .. } => {
+                help.clone()
+            }
+            Error::UnknownName {
+                kind,
+                known,
+                suggestion,
+                ..
+            } => {
+                let known = if known.is_empty() {
+                    format!("no {kind} is defined")
+                } else {
+                    format!("known {kind}s: {}", known.join(", "))
+                };
+                Some(match suggestion {
+                    Some(s) => format!("did you mean `{s}`? {known}"),
+                    None => known,
+                })
+            }
+            Error::NoProject { .. } => Some(
+                "run stackpro inside a project (a directory with envs/, templates/ and handlers/), \
+                 or pass --project-dir"
+                    .into(),
+            ),
+            Error::Io { .. } => None,
+            Error::Render { .. } => Some(
+                "the template refers to a value the render context does not have; \
+                 fix the template or the configuration it reads"
+                    .into(),
+            ),
+            Error::Reparse { .. } => Some(
+                "the template under templates/ or dashboards/ renders text that does not parse; \
+                 fix it around the line shown"
+                    .into(),
+            ),
+            Error::NoCredentials { .. } => Some(
+                "set AWS_PROFILE (or pass --profile), run `aws sso login` for an SSO profile, \
+                 or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    .into(),
+            ),
+            Error::Unreachable { local: true, .. } => Some(
+                "the local emulator is not running: start it with `scripts/emulator.sh start`"
+                    .into(),
+            ),
+            Error::Unreachable { local: false, .. } => Some(
+                "check the network, --endpoint-url / AWS_ENDPOINT_URL, and the region".into(),
+            ),
+            Error::Aws { .. } => None,
+            Error::WrongAccount { environment, .. } => Some(format!(
+                "use credentials for the right account (--profile), or change account_id in envs/{environment}.yaml if the account really moved"
+            )),
+            Error::Failed(_) => None,
+        }
+    }
+
+    /// Extra lines that explain the cause, beyond the `source()` chain.
+    pub fn details(&self) -> Vec<String> {
+        match self {
+            Error::NoCredentials { detail, .. } | Error::Unreachable { detail, .. } => {
+                vec![detail.clone()]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The name closest to `name` among `known`, if one is close enough to be a typo.
+pub fn nearest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(name, k), k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.to_string())
+}
+
+/// An [`Error::UnknownName`] with the known names and the nearest one.
+pub fn unknown_name(kind: &'static str, name: &str, known: &[String]) -> Error {
+    Error::UnknownName {
+        kind,
+        name: name.to_string(),
+        known: known.to_vec(),
+        suggestion: nearest(name, known.iter().map(String::as_str)),
+    }
+}

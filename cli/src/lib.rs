@@ -1,0 +1,30 @@
+//! stackpro: take a serverless backend of capabilities from source to AWS and keep it
+//! running.
+//!
+//! The binary is a thin shell over this library: [`commands`] parses arguments and
+//! dispatches; [`config`] and [`render`] turn the project's files into documents
+//! (no network); [`aws`] is the only door to AWS.
+
+pub mod aws;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod lint;
+pub mod printer;
+pub mod project;
+pub mod render;
+
+use error::ExitStatus;
+use printer::Printer;
+
+/// Runs a parsed command line and returns the exit status it means.
+pub fn run(cli: commands::Cli) -> ExitStatus {
+    let printer = Printer::new(cli.global.output);
+    match cli.run(&printer) {
+        Ok(()) => ExitStatus::Success,
+        Err(err) => {
+            printer.error(&err);
+            err.exit_status()
+        }
+    }
+}

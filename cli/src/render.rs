@@ -1,0 +1,415 @@
+//! Rendering a capability's documents from `templates/` and `dashboards/` with minijinja:
+//! the CloudFormation template, the CloudWatch dashboard body and the SSM entries.
+//!
+//! No network here: this module only turns configuration into text, and parses that
+//! text back so a broken template is caught before anything is deployed.
+
+use std::collections::BTreeMap;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Capability, EnvConfig, FlagValue};
+use crate::error::{Error, Result};
+use crate::project::Project;
+
+/// The CloudWatch namespace the handlers publish their metrics in (Embedded Metric
+/// Format) and the dashboards and alarms read.
+pub const METRICS_NAMESPACE: &str = "Stackpro";
+
+/// The Lambda alias the API invokes.
+pub const LIVE_ALIAS: &str = "live";
+
+const STACK_TEMPLATE: &str = "templates/stack.yaml.j2";
+const SSM_TEMPLATE: &str = "templates/ssm.yaml.j2";
+const DASHBOARD_TEMPLATE: &str = "dashboards/capability.json.j2";
+
+/// Every document rendered for one capability in one environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rendered {
+    pub capability: String,
+    pub environment: String,
+    pub stack_name: String,
+    /// The CloudFormation template (YAML).
+    pub template: String,
+    /// The CloudWatch dashboard body (JSON).
+    pub dashboard: String,
+    /// The SSM entries the stack writes (YAML).
+    pub ssm: String,
+    #[serde(skip)]
+    pub ssm_entries: Vec<SsmEntry>,
+    /// The template parsed back, for callers that inspect it.
+    #[serde(skip)]
+    pub template_value: serde_json::Value,
+}
+
+impl Rendered {
+    /// Number of resources in the template.
+    pub fn resource_count(&self) -> usize {
+        self.template_value
+            .get("Resources")
+            .and_then(|r| r.as_object())
+            .map_or(0, |r| r.len())
+    }
+
+    /// Hex SHA-256 of the template text.
+    pub fn template_sha256(&self) -> String {
+        hex(&Sha256::digest(self.template.as_bytes()))
+    }
+}
+
+/// One SSM parameter a capability's stack writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsmEntry {
+    /// The CloudFormation logical id of the parameter.
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub description: String,
+    /// A literal, or a CloudFormation intrinsic resolved at deploy time.
+    pub value: serde_json::Value,
+}
+
+/// The templates of a project, loaded once and rendered for any capability and environment.
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Renderer {
+    pub fn new(project: &Project) -> Self {
+        let mut env = Environment::new();
+        // A value missing from the context is an error naming the template and line,
+        // never an empty string in a CloudFormation template.
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Values are quoted explicitly with `|tojson` where they need it; the YAML/JSON
+        // auto-escaping minijinja would pick from the file names would quote logical
+        // ids and numbers too.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_keep_trailing_newline(true);
+        env.set_loader(minijinja::path_loader(project.root()));
+        env.add_filter("pascal", pascal_case);
+        Renderer { env }
+    }
+
+    /// Renders the three documents of `capability` in `env` and parses each one back.
+    pub fn render(&self, capability: &Capability, env: &EnvConfig) -> Result<Rendered> {
+        let base = Context::new(capability, env);
+        let ctx = minijinja::Value::from_serialize(&base);
+
+        let dashboard = self.render_one(DASHBOARD_TEMPLATE, &ctx, capability, env)?;
+        let dashboard_value: serde_json::Value = serde_json::from_str(&dashboard)
+            .map_err(|e| reparse("dashboard", capability, env, format!("{e}\n{}", quote_line(&dashboard, e.line()))))?;
+        if dashboard_value.get("widgets").and_then(|w| w.as_array()).is_none() {
+            return Err(reparse("dashboard", capability, env, "no `widgets` list".into()));
+        }
+
+        let ssm = self.render_one(SSM_TEMPLATE, &ctx, capability, env)?;
+        let ssm_entries: Vec<SsmEntry> = serde_yaml::from_str(&ssm)
+            .map_err(|e| reparse("SSM entries", capability, env, yaml_error(&ssm, &e)))?;
+        check_ssm_entries(&ssm_entries, &base.capability_ssm_path)
+            .map_err(|m| reparse("SSM entries", capability, env, m))?;
+
+        // The stack embeds the dashboard and the SSM entries rendered above, so each
+        // has one source.
+        let full = minijinja::context! {
+            ..ctx,
+            ..minijinja::context! {
+                dashboard_body => serde_json::to_string(&dashboard_value).unwrap_or_default(),
+                ssm_entries => minijinja::Value::from_serialize(&ssm_entries),
+            }
+        };
+        let template = self.render_one(STACK_TEMPLATE, &full, capability, env)?;
+        let template_value: serde_json::Value = serde_yaml::from_str(&template)
+            .map_err(|e| reparse("CloudFormation template", capability, env, yaml_error(&template, &e)))?;
+        if template_value.get("Resources").and_then(|r| r.as_object()).is_none() {
+            return Err(reparse("CloudFormation template", capability, env, "no `Resources` mapping".into()));
+        }
+
+        Ok(Rendered {
+            capability: capability.name.clone(),
+            environment: env.name.clone(),
+            stack_name: base.stack_name.clone(),
+            template,
+            dashboard,
+            ssm,
+            ssm_entries,
+            template_value,
+        })
+    }
+
+    fn render_one(
+        &self,
+        name: &str,
+        ctx: &minijinja::Value,
+        capability: &Capability,
+        env: &EnvConfig,
+    ) -> Result<String> {
+        let fail = |source| Error::Render {
+            template: name.to_string(),
+            capability: capability.name.clone(),
+            environment: env.name.clone(),
+            source,
+        };
+        let template = self.env.get_template(name).map_err(fail)?;
+        template.render(ctx).map_err(fail)
+    }
+}
+
+fn reparse(document: &'static str, capability: &Capability, env: &EnvConfig, message: String) -> Error {
+    Error::Reparse {
+        document,
+        capability: capability.name.clone(),
+        environment: env.name.clone(),
+        message,
+    }
+}
+
+/// serde_yaml's message plus the rendered line it points at, so a template bug can be
+/// found without digging out the rendered text.
+fn yaml_error(text: &str, err: &serde_yaml::Error) -> String {
+    match err.location() {
+        Some(loc) => format!("{err}\n{}", quote_line(text, loc.line())),
+        None => err.to_string(),
+    }
+}
+
+fn quote_line(text: &str, line: usize) -> String {
+    let content = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
+    format!("{line:>5} | {content}")
+}
+
+fn check_ssm_entries(entries: &[SsmEntry], own_path: &str) -> std::result::Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for entry in entries {
+        if !entry.name.starts_with(&format!("{own_path}/")) {
+            return Err(format!("parameter {} is outside the capability's own path {own_path}/", entry.name));
+        }
+        if !matches!(entry.kind.as_str(), "String" | "StringList") {
+            return Err(format!("parameter {} has type {}; a stack writes String or StringList", entry.name, entry.kind));
+        }
+        if !seen.insert(entry.id.clone()) {
+            return Err(format!("logical id {} is used twice", entry.id));
+        }
+    }
+    Ok(())
+}
+
+/// The values templates see. Every name derived from the capability and environment is
+/// computed here once, so templates only place them.
+#[derive(Debug, Serialize)]
+struct Context {
+    env: EnvView,
+    cap: CapView,
+    stack_name: String,
+    function_name: String,
+    log_group_name: String,
+    access_log_group_name: String,
+    /// `/stackpro/<env>`
+    ssm_prefix: String,
+    /// `/stackpro/<env>/capabilities/<capability>`
+    capability_ssm_path: String,
+    metrics_namespace: &'static str,
+    live_alias: &'static str,
+    lambda: LambdaView,
+    alarms: AlarmView,
+    tags: BTreeMap<String, String>,
+    environment_variables: BTreeMap<String, String>,
+    /// Short hash of the function configuration: part of the published version's
+    /// description, so a configuration change publishes a new version.
+    config_hash: String,
+}
+
+#[derive(Debug, Serialize)]
+struct EnvView {
+    name: String,
+    region: String,
+    log_retention_days: u32,
+    termination_protection: bool,
+    alarm_actions: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct CapView {
+    name: String,
+    description: String,
+    routes: Vec<RouteView>,
+    tables: Vec<TableView>,
+    iam: Vec<crate::config::IamStatement>,
+}
+
+#[derive(Debug, Serialize)]
+struct RouteView {
+    key: String,
+    method: String,
+    path: String,
+    logical_id: String,
+}
+
+#[derive(Debug, Serialize)]
+struct TableView {
+    name: String,
+    logical_id: String,
+    physical_name: String,
+    env_var: String,
+    partition_key: crate::config::KeyAttribute,
+    sort_key: Option<crate::config::KeyAttribute>,
+    ttl_attribute: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct LambdaView {
+    memory_mb: u32,
+    timeout_seconds: u32,
+    integration_timeout_ms: u32,
+}
+
+#[derive(Debug, Serialize)]
+struct AlarmView {
+    error_rate_percent: f64,
+    error_rate_minutes: u32,
+    p95_latency_ms: f64,
+    p95_latency_minutes: u32,
+}
+
+impl Context {
+    fn new(cap: &Capability, env: &EnvConfig) -> Self {
+        let stack_name = env.stack_name(&cap.name);
+        let function_name = stack_name.clone();
+        let ssm_prefix = format!("/stackpro/{}", env.name);
+        let capability_ssm_path = format!("{ssm_prefix}/capabilities/{}", cap.name);
+
+        let tables: Vec<TableView> = cap
+            .tables
+            .iter()
+            .map(|t| TableView {
+                name: t.name.clone(),
+                logical_id: format!("Table{}", pascal_case(&t.name)),
+                physical_name: format!("{stack_name}-{}", t.name),
+                env_var: format!("STACKPRO_TABLE_{}", t.name.to_ascii_uppercase()),
+                partition_key: t.partition_key.clone(),
+                sort_key: t.sort_key.clone(),
+                ttl_attribute: t.ttl_attribute.clone(),
+            })
+            .collect();
+
+        let lambda = LambdaView {
+            memory_mb: cap.lambda.memory_mb.unwrap_or(env.lambda.memory_mb),
+            timeout_seconds: cap.lambda.timeout_seconds.unwrap_or(env.lambda.timeout_seconds),
+            integration_timeout_ms: cap
+                .lambda
+                .timeout_seconds
+                .unwrap_or(env.lambda.timeout_seconds)
+                .min(crate::config::MAX_TIMEOUT_SECONDS)
+                * 1000,
+        };
+
+        let mut environment_variables = BTreeMap::new();
+        environment_variables.insert("STACKPRO_ENV".to_string(), env.name.clone());
+        environment_variables.insert("STACKPRO_CAPABILITY".to_string(), cap.name.clone());
+        environment_variables.insert("STACKPRO_SSM_PREFIX".to_string(), ssm_prefix.clone());
+        environment_variables.insert("STACKPRO_METRICS_NAMESPACE".to_string(), METRICS_NAMESPACE.to_string());
+        environment_variables.insert("STACKPRO_JWT_SECRET_PARAMETER".to_string(), format!("{ssm_prefix}/auth/jwt-secret"));
+        environment_variables.insert("RUST_LOG".to_string(), "info".to_string());
+        for table in &tables {
+            environment_variables.insert(table.env_var.clone(), table.physical_name.clone());
+        }
+        for (key, value) in env.flag_defaults(cap) {
+            environment_variables.insert(key, flag_env_value(&value));
+        }
+
+        let mut tags = env.tags.clone();
+        tags.insert("stackpro:capability".into(), cap.name.clone());
+        tags.insert("stackpro:environment".into(), env.name.clone());
+
+        let config_hash = {
+            let mut h = Sha256::new();
+            h.update(serde_json::to_vec(&environment_variables).unwrap_or_default());
+            h.update(format!("{}/{}", lambda.memory_mb, lambda.timeout_seconds));
+            hex(&h.finalize())[..12].to_string()
+        };
+
+        Context {
+            env: EnvView {
+                name: env.name.clone(),
+                region: env.region.clone(),
+                log_retention_days: env.log_retention_days,
+                termination_protection: env.termination_protection,
+                alarm_actions: env.alarms.notify.clone(),
+            },
+            cap: CapView {
+                name: cap.name.clone(),
+                description: cap.description.clone(),
+                routes: cap
+                    .routes
+                    .iter()
+                    .map(|r| RouteView {
+                        key: r.key(),
+                        method: r.method.clone(),
+                        path: r.path.clone(),
+                        logical_id: format!("Route{}{}", pascal_case(&r.method.to_ascii_lowercase()), pascal_case(&r.path)),
+                    })
+                    .collect(),
+                tables,
+                iam: cap.iam.clone(),
+            },
+            log_group_name: format!("/aws/lambda/{function_name}"),
+            access_log_group_name: format!("/stackpro/{}/{}/api-access", env.name, cap.name),
+            stack_name,
+            function_name,
+            ssm_prefix,
+            capability_ssm_path,
+            metrics_namespace: METRICS_NAMESPACE,
+            live_alias: LIVE_ALIAS,
+            alarms: AlarmView {
+                error_rate_percent: cap.alarms.error_rate_percent.unwrap_or(env.alarms.error_rate.threshold_percent),
+                error_rate_minutes: env.alarms.error_rate.period_minutes,
+                p95_latency_ms: cap.alarms.p95_latency_ms.unwrap_or(env.alarms.p95_latency.threshold_ms),
+                p95_latency_minutes: env.alarms.p95_latency.period_minutes,
+            },
+            lambda,
+            tags,
+            environment_variables,
+            config_hash,
+        }
+    }
+}
+
+fn flag_env_value(value: &FlagValue) -> String {
+    value.to_string()
+}
+
+/// `thread_id` / `/v1/threads/{id}` -> `ThreadId` / `V1ThreadsId`: CloudFormation
+/// logical ids are alphanumeric.
+pub fn pascal_case(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pascal() {
+        assert_eq!(pascal_case("/v1/threads/{thread_id}/messages"), "V1ThreadsThreadIdMessages");
+        assert_eq!(pascal_case("get"), "Get");
+        assert_eq!(pascal_case("usage"), "Usage");
+    }
+}
