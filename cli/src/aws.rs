@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use clap::Args;
 use serde::Serialize;
 
@@ -133,11 +132,10 @@ impl AwsContext {
         R: std::fmt::Debug + Send + Sync + 'static,
     {
         use aws_sdk_sts::error::SdkError;
-        let chain = DisplayErrorContext(&err).to_string();
-        if chain.contains("no providers in chain provided credentials")
-            || chain.contains("failed to load credentials")
+        let chain = error_chain(&err);
+        if chain.contains("loading credentials")
+            || chain.contains("no providers in chain provided credentials")
             || chain.contains("the credential provider was not enabled")
-            || chain.contains("CredentialsNotLoaded")
         {
             return Error::NoCredentials {
                 target: self.describe_target(),
@@ -184,6 +182,21 @@ impl AwsContext {
             None => format!("the default credential chain in {}", self.region),
         }
     }
+}
+
+/// The messages of an error and its sources, joined: `a: b: c`, without the Debug dump
+/// `DisplayErrorContext` appends.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
 }
 
 /// Who the credentials belong to.

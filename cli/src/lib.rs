@@ -28,3 +28,11 @@ pub fn run(cli: commands::Cli) -> ExitStatus {
         }
     }
 }
+
+/// The whole program: parse the command line from the process, run it, and return the
+/// exit code. Usage errors from clap exit with 2 themselves.
+pub fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    let cli = commands::Cli::parse();
+    std::process::ExitCode::from(run(cli).code() as u8)
+}

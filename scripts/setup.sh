@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what stackpro's scripts and tests run, idempotently:
+#   - a project virtualenv (.venv) with pinned moto[server], cfn-lint, cargo-lambda, ziglang
+#   - Debian packages the benchmarks use (hyperfine), when apt is available and we are root
+# Safe to run again: it only installs what is missing or at another version.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Pins: the versions the emulator's behaviour was measured on (../shared/EMULATOR.md).
+PY_PINS=(
+  "moto[server]==5.2.5"
+  "cfn-lint==1.58.0"
+  "cargo-lambda==1.9.2"
+  "ziglang==0.15.1"
+)
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+
+apt_install() {
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "setup: please install $* (apt-get install $*)" >&2
+    return 1
+  fi
+  if [ ! -f /tmp/.stackpro-apt-updated ]; then
+    apt-get update -qq && touch /tmp/.stackpro-apt-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+    echo "setup: python3 -m venv failed; installing python3-venv" >&2
+    apt_install python3-venv
+    "$PYTHON" -m venv "$VENV"
+  fi
+fi
+
+stamp="$VENV/.stackpro-pins"
+want=$(printf '%s\n' "${PY_PINS[@]}")
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  "$VENV/bin/pip" install --disable-pip-version-check -q "${PY_PINS[@]}"
+  printf '%s\n' "$want" > "$stamp"
+fi
+
+
+if [ "${STACKPRO_SETUP_BENCH:-0}" = 1 ] && ! command -v hyperfine >/dev/null; then
+  apt_install hyperfine || true
+fi
+
+echo "setup: .venv ready ($("$VENV/bin/moto_server" --help >/dev/null 2>&1 && echo moto ok), $("$VENV/bin/cfn-lint" --version))"

@@ -1,0 +1,135 @@
+//! The real `stackpro` binary, spawned with a cleared environment so no real AWS
+//! credentials, profiles or endpoints can leak into a test.
+
+use std::path::Path;
+use std::process::Command;
+
+use stackpro_tests::{project_root, venv_tool};
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Runs `stackpro ARGS` in `project` with only the variables given in `vars` set
+/// (plus PATH, a private HOME, and switches that keep the SDK off the network).
+pub fn stackpro_with(project: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackpro-under-test"));
+    cmd.args(args)
+        .current_dir(project)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("NO_COLOR", "1")
+        // No instance metadata lookups, no profile files of the machine.
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", home.path().join("aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("aws-credentials"))
+        .env("STACKPRO_CFN_LINT", venv_tool("cfn-lint"));
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run stackpro");
+    let run = Run {
+        code: out.status.code().expect("exited, not killed by a signal"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "stackpro panicked:\n{run:?}"
+    );
+    run
+}
+
+pub fn stackpro(project: &Path, args: &[&str]) -> Run {
+    stackpro_with(project, args, &[])
+}
+
+#[test]
+fn help_lists_every_command_and_the_exit_codes() {
+    let run = stackpro(&project_root(), &["--help"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    for command in ["render", "validate", "doctor", "list"] {
+        assert!(run.stdout.contains(command), "--help lacks {command}: {run:?}");
+    }
+    assert!(run.stdout.contains("Exit codes: 0 ok, 1 the operation failed, 2 bad usage or configuration."));
+}
+
+#[test]
+fn unknown_capability_suggests_the_nearest_and_lists_all() {
+    let run = stackpro(&project_root(), &["render", "mesaging", "--env", "sandbox", "--out", "/dev/null/x"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("error: unknown capability `mesaging`"), "{run:?}");
+    assert!(
+        run.stderr.contains("help: did you mean `messaging`? known capabilities: ai, billing, datalake, messaging"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn unknown_environment_suggests_the_nearest_and_lists_all() {
+    let run = stackpro(&project_root(), &["render", "--all", "--env", "prod"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("error: unknown environment `prod`"), "{run:?}");
+    assert!(
+        run.stderr.contains("help: did you mean `production`? known environments: local, production, sandbox"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn render_requires_capabilities_or_all() {
+    let run = stackpro(&project_root(), &["render", "--env", "sandbox"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("--all"), "{run:?}");
+}
+
+#[test]
+fn outside_a_project_the_error_says_where_it_looked() {
+    let empty = tempfile::tempdir().unwrap();
+    let run = stackpro(empty.path(), &["list"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("error: no stackpro project found in"), "{run:?}");
+    assert!(run.stderr.contains("--project-dir"), "{run:?}");
+}
+
+#[test]
+fn render_writes_every_document_and_reports_json_on_stdout() {
+    let out = tempfile::tempdir().unwrap();
+    let run = stackpro(
+        &project_root(),
+        &["render", "--all", "--env", "sandbox", "--out", out.path().to_str().unwrap(), "--output", "json"],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is one JSON document");
+    let docs = report["documents"].as_array().unwrap();
+    assert_eq!(docs.len(), 4);
+    for doc in docs {
+        let cap = doc["capability"].as_str().unwrap();
+        assert_eq!(doc["stack_name"], format!("stackpro-{cap}-sandbox"));
+        for file in ["template.yaml", "dashboard.json", "ssm.yaml"] {
+            let path = out.path().join("sandbox").join(cap).join(file);
+            assert!(path.is_file(), "{} missing", path.display());
+        }
+        assert!(doc["resources"].as_u64().unwrap() > 20, "{doc}");
+    }
+}
+
+#[test]
+fn list_reports_the_catalogue() {
+    let run = stackpro(&project_root(), &["list", "--output", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["environments"], serde_json::json!(["local", "production", "sandbox"]));
+    let names: Vec<&str> = report["capabilities"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ai", "billing", "datalake", "messaging"]);
+}
