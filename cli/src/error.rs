@@ -157,10 +157,14 @@ impl Error {
                 suggestion,
                 ..
             } => {
+                let plural = match kind.strip_suffix('y') {
+                    Some(stem) => format!("{stem}ies"),
+                    None => format!("{kind}s"),
+                };
                 let known = if known.is_empty() {
                     format!("no {kind} is defined")
                 } else {
-                    format!("known {kind}s: {}", known.join(", "))
+                    format!("known {plural}: {}", known.join(", "))
                 };
                 Some(match suggestion {
                     Some(s) => format!("did you mean `{s}`? {known}"),

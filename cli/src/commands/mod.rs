@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::aws::AwsArgs;
-use crate::config::Catalogue;
+use crate::config::{Capability, Catalogue};
 use crate::error::{Error, Result};
 use crate::printer::{OutputFormat, Printer};
 use crate::project::Project;
@@ -88,9 +88,26 @@ impl GlobalArgs {
 #[derive(Debug, Args)]
 pub struct CapabilitySelection {
     /// Capabilities to act on (see `stackpro list`)
-    #[arg(value_name = "CAPABILITY", required_unless_present = "all", conflicts_with = "all")]
+    #[arg(value_name = "CAPABILITY", conflicts_with = "all")]
     pub capabilities: Vec<String>,
     /// Act on every capability of the project
     #[arg(long)]
     pub all: bool,
+}
+
+impl CapabilitySelection {
+    /// The capabilities selected; naming none without `--all` is a usage error that
+    /// lists what there is.
+    pub fn resolve<'a>(&self, catalogue: &'a Catalogue) -> Result<Vec<&'a Capability>> {
+        if self.capabilities.is_empty() && !self.all {
+            return Err(Error::Config {
+                message: "no capability named".into(),
+                help: Some(format!(
+                    "name one or more of {}, or pass --all",
+                    catalogue.names().join(", ")
+                )),
+            });
+        }
+        catalogue.select(&self.capabilities, self.all)
+    }
 }

@@ -59,7 +59,7 @@ impl fmt::Display for RenderReport {
 
 pub fn run(args: RenderArgs, global: &GlobalArgs, printer: &Printer) -> Result<()> {
     let (project, catalogue) = global.load()?;
-    let capabilities = catalogue.select(&args.selection.capabilities, args.selection.all)?;
+    let capabilities = args.selection.resolve(&catalogue)?;
     let env = catalogue.load_env(&project, &args.env)?;
     let out = args.out.unwrap_or_else(|| project.default_render_dir());
 

@@ -90,7 +90,11 @@ fn unknown_environment_suggests_the_nearest_and_lists_all() {
 fn render_requires_capabilities_or_all() {
     let run = stackpro(&project_root(), &["render", "--env", "sandbox"]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("--all"), "{run:?}");
+    assert!(run.stderr.contains("error: no capability named"), "{run:?}");
+    assert!(
+        run.stderr.contains("help: name one or more of ai, billing, datalake, messaging, or pass --all"),
+        "{run:?}"
+    );
 }
 
 #[test]
