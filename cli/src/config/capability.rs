@@ -126,8 +126,8 @@ pub struct Capability {
 const METHODS: [&str; 8] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"];
 
 impl Capability {
-    pub fn load(name: &str, path: &Path) -> Result<Self> {
-        let source = Source::read(path)?;
+    pub fn load(name: &str, path: &Path, root: &Path) -> Result<Self> {
+        let source = Source::read(path, root)?;
         if !is_name(name) {
             return Err(source.error_at(
                 &[],

@@ -96,8 +96,8 @@ pub const RETENTION_DAYS: [u32; 22] = [
 pub const MAX_TIMEOUT_SECONDS: u32 = 30;
 
 impl EnvConfig {
-    pub fn load(name: &str, path: &Path, catalogue: &Catalogue) -> Result<Self> {
-        let source = Source::read(path)?;
+    pub fn load(name: &str, path: &Path, root: &Path, catalogue: &Catalogue) -> Result<Self> {
+        let source = Source::read(path, root)?;
         let file: EnvFile = source.parse("an environment definition")?;
         let env = EnvConfig {
             name: name.to_string(),

@@ -27,7 +27,7 @@ impl Catalogue {
         let mut capabilities = Vec::with_capacity(names.len());
         for name in &names {
             let path = project.handlers_dir().join(name).join("capability.yaml");
-            capabilities.push(Capability::load(name, &path)?);
+            capabilities.push(Capability::load(name, &path, project.root())?);
         }
         if capabilities.is_empty() {
             return Err(crate::error::Error::Config {
@@ -78,7 +78,7 @@ impl Catalogue {
         if !known.iter().any(|k| k == name) {
             return Err(unknown_name("environment", name, &known));
         }
-        EnvConfig::load(name, &project.env_file(name), self)
+        EnvConfig::load(name, &project.env_file(name), project.root(), self)
     }
 
     /// The environments named, or all of them.

@@ -10,18 +10,23 @@ use crate::error::{Error, Result};
 /// point at a line and column.
 pub struct Source {
     pub path: std::path::PathBuf,
+    /// The path as messages show it: relative to the project root.
+    pub display: std::path::PathBuf,
     pub text: String,
 }
 
 impl Source {
-    pub fn read(path: &Path) -> Result<Self> {
+    /// Reads `path`; messages name it relative to `root`.
+    pub fn read(path: &Path, root: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             action: "read",
             path: path.to_path_buf(),
             source,
         })?;
+        let display = path.strip_prefix(root).unwrap_or(path).to_path_buf();
         Ok(Source {
             path: path.to_path_buf(),
+            display,
             text,
         })
     }
@@ -29,9 +34,13 @@ impl Source {
     /// Parses the whole file as `T`, mapping serde's message to one with a location
     /// and a hint of what was expected.
     pub fn parse<T: DeserializeOwned>(&self, what: &str) -> Result<T> {
-        if self.text.trim().is_empty() {
+        let blank = self
+            .text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
+        if blank {
             return Err(Error::ConfigAt {
-                file: self.path.clone(),
+                file: self.display.clone(),
                 line: 1,
                 column: 1,
                 message: format!("the file is empty; expected {what}"),
@@ -44,10 +53,10 @@ impl Source {
                 .map(|l| (l.line(), l.column()))
                 .unwrap_or((1, 1));
             Error::ConfigAt {
-                file: self.path.clone(),
+                file: self.display.clone(),
                 line,
                 column,
-                message: clean_message(&err.to_string()),
+                message: clean_message(&err.to_string(), line, column),
                 help: None,
             }
         })
@@ -57,7 +66,7 @@ impl Source {
     pub fn error_at(&self, path: &[&str], message: String, help: Option<String>) -> Error {
         let (line, column) = self.locate(path);
         Error::ConfigAt {
-            file: self.path.clone(),
+            file: self.display.clone(),
             line,
             column,
             message,
@@ -73,6 +82,13 @@ impl Source {
         let mut start = 0;
         let lines: Vec<&str> = self.text.lines().collect();
         'outer: for key in path {
+            // `parent: { key: 1 }` on the line found for the parent.
+            if found.0 > 1 || min_indent >= 0 {
+                if let Some(pos) = lines.get(found.0 - 1).and_then(|l| find_flow_key(l, key)) {
+                    found = (found.0, pos + 1);
+                    continue 'outer;
+                }
+            }
             for (i, line) in lines.iter().enumerate().skip(start) {
                 let trimmed = line.trim_start();
                 let indent = (line.len() - trimmed.len()) as isize;
@@ -96,14 +112,6 @@ impl Source {
                     start = i + 1;
                     continue 'outer;
                 }
-                // Inline flow mappings: `key: { inner: 1 }`.
-                if let Some(pos) = find_flow_key(line, key) {
-                    if i + 1 >= found.0 {
-                        found = (i + 1, pos + 1);
-                        start = i;
-                        continue 'outer;
-                    }
-                }
             }
             break;
         }
@@ -123,12 +131,9 @@ fn find_flow_key(line: &str, key: &str) -> Option<usize> {
         })
 }
 
-/// serde_yaml appends " at line X column Y" to its messages; the location is already
-/// in front of ours.
-fn clean_message(message: &str) -> String {
-    let message = match message.rfind(" at line ") {
-        Some(pos) => &message[..pos],
-        None => message,
-    };
-    message.to_string()
+/// serde_yaml appends " at line X column Y" to its messages; when that is the location
+/// already in front of ours, drop it (a scanner error that names a second place keeps it).
+fn clean_message(message: &str, line: usize, column: usize) -> String {
+    let suffix = format!(" at line {line} column {column}");
+    message.strip_suffix(&suffix).unwrap_or(message).to_string()
 }
