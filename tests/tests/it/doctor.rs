@@ -1,1 +1,94 @@
-//! placeholder during development
+//! `stackpro doctor` against a private emulator: who the credentials are, whether the
+//! account is the pinned one, and what happens without credentials or an endpoint.
+
+use stackpro_tests::{Emulator, ProjectCopy};
+
+use crate::cli::stackpro_with;
+
+const CREDS: [(&str, &str); 2] = [("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")];
+
+#[test]
+fn doctor_reports_the_identity_from_the_emulator() {
+    let emulator = Emulator::start();
+    let project = ProjectCopy::new();
+    let run = stackpro_with(
+        project.path(),
+        &["doctor", "--env", "local", "--endpoint-url", &emulator.url, "--output", "json"],
+        &CREDS,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["identity"]["account"], "123456789012");
+    assert_eq!(report["endpoint"], emulator.url.as_str());
+    assert_eq!(report["endpoint_source"], "flag");
+    assert_eq!(report["region"], "us-east-1");
+    assert_eq!(report["region_source"], "env_file");
+}
+
+#[test]
+fn aws_endpoint_url_from_the_process_environment_is_honoured() {
+    let emulator = Emulator::start();
+    let project = ProjectCopy::new();
+    let mut vars = CREDS.to_vec();
+    vars.push(("AWS_ENDPOINT_URL", &emulator.url));
+    let run = stackpro_with(project.path(), &["doctor", "--env", "sandbox", "--output", "json"], &vars);
+    assert_eq!(run.code, 0, "{run:?}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["endpoint_source"], "environment");
+    assert_eq!(report["region"], "eu-west-1");
+}
+
+#[test]
+fn credentials_for_another_account_are_refused_with_exit_2() {
+    let emulator = Emulator::start();
+    let project = ProjectCopy::new();
+    project.edit("envs/production.yaml", "account_id: \"123456789012\"", "account_id: \"999999999999\"");
+    let run = stackpro_with(
+        project.path(),
+        &["doctor", "--env", "production", "--endpoint-url", &emulator.url],
+        &CREDS,
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "error: environment production belongs to account 999999999999, but the credentials are for account 123456789012"
+        ),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("help: use credentials for the right account (--profile)"), "{run:?}");
+}
+
+#[test]
+fn missing_credentials_are_a_configuration_error() {
+    let emulator = Emulator::start();
+    let project = ProjectCopy::new();
+    let run = stackpro_with(project.path(), &["doctor", "--env", "local", "--endpoint-url", &emulator.url], &[]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("error: no AWS credentials found for the default credential chain in us-east-1"), "{run:?}");
+    assert!(run.stderr.contains("help: set AWS_PROFILE (or pass --profile)"), "{run:?}");
+}
+
+#[test]
+fn a_stopped_emulator_is_an_unreachable_endpoint_with_exit_1() {
+    let mut emulator = Emulator::start();
+    let url = emulator.url.clone();
+    emulator.stop();
+    let project = ProjectCopy::new();
+    let run = stackpro_with(project.path(), &["doctor", "--env", "local", "--endpoint-url", &url], &CREDS);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains(&format!("error: could not reach the AWS endpoint for sts at {url}")), "{run:?}");
+    assert!(run.stderr.contains("Connection refused"), "{run:?}");
+    assert!(run.stderr.contains("help: the local emulator is not running: start it with `scripts/emulator.sh start`"), "{run:?}");
+}
+
+#[test]
+fn an_unknown_profile_is_named() {
+    let project = ProjectCopy::new();
+    let run = stackpro_with(
+        project.path(),
+        &["doctor", "--env", "local", "--profile", "nosuchprofile", "--endpoint-url", "http://127.0.0.1:9"],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("error: no AWS credentials found for profile `nosuchprofile` in us-east-1"), "{run:?}");
+}
