@@ -70,13 +70,16 @@ impl AwsContext {
             Some(r) => (r.clone(), Source::Flag),
             None => (env.region.clone(), Source::EnvFile),
         };
-        let from_process = std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty());
-        let (endpoint, endpoint_source) = match (&args.endpoint_url, from_process, &env.endpoint_url) {
-            (Some(url), _, _) => (Some(url.clone()), Some(Source::Flag)),
-            (None, Some(url), _) => (Some(url), Some(Source::Environment)),
-            (None, None, Some(url)) => (Some(url.clone()), Some(Source::EnvFile)),
-            (None, None, None) => (None, None),
-        };
+        let from_process = std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|v| !v.is_empty());
+        let (endpoint, endpoint_source) =
+            match (&args.endpoint_url, from_process, &env.endpoint_url) {
+                (Some(url), _, _) => (Some(url.clone()), Some(Source::Flag)),
+                (None, Some(url), _) => (Some(url), Some(Source::Environment)),
+                (None, None, Some(url)) => (Some(url.clone()), Some(Source::EnvFile)),
+                (None, None, None) => (None, None),
+            };
 
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.clone()))

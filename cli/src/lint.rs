@@ -87,7 +87,9 @@ pub fn run_cfn_lint(cfn_lint: &Path, files: &[PathBuf]) -> Result<Vec<Finding>> 
         .map_err(|e| Error::Tool {
             tool: "cfn-lint",
             message: format!("{}: {e}", cfn_lint.display()),
-            help: Some("install it with `scripts/setup.sh` (into .venv), or set STACKPRO_CFN_LINT".into()),
+            help: Some(
+                "install it with `scripts/setup.sh` (into .venv), or set STACKPRO_CFN_LINT".into(),
+            ),
         })?;
     // Exit codes are a bit field of levels found (2 error, 4 warning, 8 info); 1 is a
     // crash. The JSON on stdout is the truth either way.
@@ -99,7 +101,10 @@ pub fn run_cfn_lint(cfn_lint: &Path, files: &[PathBuf]) -> Result<Vec<Finding>> 
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         ),
-        help: Some("check `cfn-lint --version` runs; `scripts/setup.sh` installs the pinned version".into()),
+        help: Some(
+            "check `cfn-lint --version` runs; `scripts/setup.sh` installs the pinned version"
+                .into(),
+        ),
     })?;
     Ok(raw
         .into_iter()

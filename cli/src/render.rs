@@ -102,10 +102,25 @@ impl Renderer {
         let ctx = minijinja::Value::from_serialize(&base);
 
         let dashboard = self.render_one(DASHBOARD_TEMPLATE, &ctx, capability, env)?;
-        let dashboard_value: serde_json::Value = serde_json::from_str(&dashboard)
-            .map_err(|e| reparse("dashboard", capability, env, format!("{e}\n{}", quote_line(&dashboard, e.line()))))?;
-        if dashboard_value.get("widgets").and_then(|w| w.as_array()).is_none() {
-            return Err(reparse("dashboard", capability, env, "no `widgets` list".into()));
+        let dashboard_value: serde_json::Value = serde_json::from_str(&dashboard).map_err(|e| {
+            reparse(
+                "dashboard",
+                capability,
+                env,
+                format!("{e}\n{}", quote_line(&dashboard, e.line())),
+            )
+        })?;
+        if dashboard_value
+            .get("widgets")
+            .and_then(|w| w.as_array())
+            .is_none()
+        {
+            return Err(reparse(
+                "dashboard",
+                capability,
+                env,
+                "no `widgets` list".into(),
+            ));
         }
 
         let ssm = self.render_one(SSM_TEMPLATE, &ctx, capability, env)?;
@@ -124,10 +139,25 @@ impl Renderer {
             }
         };
         let template = self.render_one(STACK_TEMPLATE, &full, capability, env)?;
-        let template_value: serde_json::Value = serde_yaml::from_str(&template)
-            .map_err(|e| reparse("CloudFormation template", capability, env, yaml_error(&template, &e)))?;
-        if template_value.get("Resources").and_then(|r| r.as_object()).is_none() {
-            return Err(reparse("CloudFormation template", capability, env, "no `Resources` mapping".into()));
+        let template_value: serde_json::Value = serde_yaml::from_str(&template).map_err(|e| {
+            reparse(
+                "CloudFormation template",
+                capability,
+                env,
+                yaml_error(&template, &e),
+            )
+        })?;
+        if template_value
+            .get("Resources")
+            .and_then(|r| r.as_object())
+            .is_none()
+        {
+            return Err(reparse(
+                "CloudFormation template",
+                capability,
+                env,
+                "no `Resources` mapping".into(),
+            ));
         }
 
         Ok(Rendered {
@@ -160,7 +190,12 @@ impl Renderer {
     }
 }
 
-fn reparse(document: &'static str, capability: &Capability, env: &EnvConfig, message: String) -> Error {
+fn reparse(
+    document: &'static str,
+    capability: &Capability,
+    env: &EnvConfig,
+    message: String,
+) -> Error {
     Error::Reparse {
         document,
         capability: capability.name.clone(),
@@ -187,10 +222,16 @@ fn check_ssm_entries(entries: &[SsmEntry], own_path: &str) -> std::result::Resul
     let mut seen = std::collections::BTreeSet::new();
     for entry in entries {
         if !entry.name.starts_with(&format!("{own_path}/")) {
-            return Err(format!("parameter {} is outside the capability's own path {own_path}/", entry.name));
+            return Err(format!(
+                "parameter {} is outside the capability's own path {own_path}/",
+                entry.name
+            ));
         }
         if !matches!(entry.kind.as_str(), "String" | "StringList") {
-            return Err(format!("parameter {} has type {}; a stack writes String or StringList", entry.name, entry.kind));
+            return Err(format!(
+                "parameter {} has type {}; a stack writes String or StringList",
+                entry.name, entry.kind
+            ));
         }
         if !seen.insert(entry.id.clone()) {
             return Err(format!("logical id {} is used twice", entry.id));
@@ -299,7 +340,10 @@ impl Context {
 
         let lambda = LambdaView {
             memory_mb: cap.lambda.memory_mb.unwrap_or(env.lambda.memory_mb),
-            timeout_seconds: cap.lambda.timeout_seconds.unwrap_or(env.lambda.timeout_seconds),
+            timeout_seconds: cap
+                .lambda
+                .timeout_seconds
+                .unwrap_or(env.lambda.timeout_seconds),
             integration_timeout_ms: cap
                 .lambda
                 .timeout_seconds
@@ -312,8 +356,14 @@ impl Context {
         environment_variables.insert("STACKPRO_ENV".to_string(), env.name.clone());
         environment_variables.insert("STACKPRO_CAPABILITY".to_string(), cap.name.clone());
         environment_variables.insert("STACKPRO_SSM_PREFIX".to_string(), ssm_prefix.clone());
-        environment_variables.insert("STACKPRO_METRICS_NAMESPACE".to_string(), METRICS_NAMESPACE.to_string());
-        environment_variables.insert("STACKPRO_JWT_SECRET_PARAMETER".to_string(), format!("{ssm_prefix}/auth/jwt-secret"));
+        environment_variables.insert(
+            "STACKPRO_METRICS_NAMESPACE".to_string(),
+            METRICS_NAMESPACE.to_string(),
+        );
+        environment_variables.insert(
+            "STACKPRO_JWT_SECRET_PARAMETER".to_string(),
+            format!("{ssm_prefix}/auth/jwt-secret"),
+        );
         environment_variables.insert("RUST_LOG".to_string(), "info".to_string());
         for table in &tables {
             environment_variables.insert(table.env_var.clone(), table.physical_name.clone());
@@ -351,7 +401,11 @@ impl Context {
                         key: r.key(),
                         method: r.method.clone(),
                         path: r.path.clone(),
-                        logical_id: format!("Route{}{}", pascal_case(&r.method.to_ascii_lowercase()), pascal_case(&r.path)),
+                        logical_id: format!(
+                            "Route{}{}",
+                            pascal_case(&r.method.to_ascii_lowercase()),
+                            pascal_case(&r.path)
+                        ),
                     })
                     .collect(),
                 tables,
@@ -366,9 +420,15 @@ impl Context {
             metrics_namespace: METRICS_NAMESPACE,
             live_alias: LIVE_ALIAS,
             alarms: AlarmView {
-                error_rate_percent: cap.alarms.error_rate_percent.unwrap_or(env.alarms.error_rate.threshold_percent),
+                error_rate_percent: cap
+                    .alarms
+                    .error_rate_percent
+                    .unwrap_or(env.alarms.error_rate.threshold_percent),
                 error_rate_minutes: env.alarms.error_rate.period_minutes,
-                p95_latency_ms: cap.alarms.p95_latency_ms.unwrap_or(env.alarms.p95_latency.threshold_ms),
+                p95_latency_ms: cap
+                    .alarms
+                    .p95_latency_ms
+                    .unwrap_or(env.alarms.p95_latency.threshold_ms),
                 p95_latency_minutes: env.alarms.p95_latency.period_minutes,
             },
             lambda,
@@ -408,7 +468,10 @@ mod tests {
 
     #[test]
     fn pascal() {
-        assert_eq!(pascal_case("/v1/threads/{thread_id}/messages"), "V1ThreadsThreadIdMessages");
+        assert_eq!(
+            pascal_case("/v1/threads/{thread_id}/messages"),
+            "V1ThreadsThreadIdMessages"
+        );
         assert_eq!(pascal_case("get"), "Get");
         assert_eq!(pascal_case("usage"), "Usage");
     }

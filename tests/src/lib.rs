@@ -30,7 +30,10 @@ impl ProjectCopy {
         for sub in ["envs", "templates", "dashboards"] {
             copy_dir(&root.join(sub), &dir.path().join(sub));
         }
-        for cap in std::fs::read_dir(root.join("handlers")).expect("read handlers/").flatten() {
+        for cap in std::fs::read_dir(root.join("handlers"))
+            .expect("read handlers/")
+            .flatten()
+        {
             let file = cap.path().join("capability.yaml");
             if file.is_file() {
                 let target = dir.path().join("handlers").join(cap.file_name());
@@ -58,7 +61,11 @@ impl ProjectCopy {
     /// Replaces the one occurrence of `from` in `rel` with `to`.
     pub fn edit(&self, rel: &str, from: &str, to: &str) {
         let text = self.read(rel);
-        assert_eq!(text.matches(from).count(), 1, "`{from}` must occur once in {rel}");
+        assert_eq!(
+            text.matches(from).count(),
+            1,
+            "`{from}` must occur once in {rel}"
+        );
         self.write(rel, &text.replacen(from, to, 1));
     }
 }
@@ -176,9 +183,17 @@ pub fn sdk_config_for(url: &str, region: &str) -> aws_config::SdkConfig {
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_string()))
         .endpoint_url(url)
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            aws_credential_types::Credentials::new("testing", "testing", None, None, "stackpro-tests"),
-        ))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    "testing",
+                    "testing",
+                    None,
+                    None,
+                    "stackpro-tests",
+                ),
+            ),
+        )
         .build()
 }
 

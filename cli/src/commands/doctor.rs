@@ -43,12 +43,23 @@ pub struct Tool {
 impl fmt::Display for DoctorReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{:>12} {}", "environment", self.environment)?;
-        writeln!(f, "{:>12} {} (from the {})", "region", self.region, self.region_source)?;
+        writeln!(
+            f,
+            "{:>12} {} (from the {})",
+            "region", self.region, self.region_source
+        )?;
         match (&self.endpoint, &self.endpoint_source) {
-            (Some(url), Some(source)) => writeln!(f, "{:>12} {url} (from the {source})", "endpoint")?,
+            (Some(url), Some(source)) => {
+                writeln!(f, "{:>12} {url} (from the {source})", "endpoint")?
+            }
             _ => writeln!(f, "{:>12} AWS (no endpoint override)", "endpoint")?,
         }
-        writeln!(f, "{:>12} {}", "profile", self.profile.as_deref().unwrap_or("(default chain)"))?;
+        writeln!(
+            f,
+            "{:>12} {}",
+            "profile",
+            self.profile.as_deref().unwrap_or("(default chain)")
+        )?;
         if let Some(id) = &self.identity {
             writeln!(f, "{:>12} {} (account {})", "identity", id.arn, id.account)?;
         }

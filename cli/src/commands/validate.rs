@@ -135,7 +135,10 @@ pub fn run(args: ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Result
             Some(path) => {
                 let files: Vec<PathBuf> = results.iter().map(|r| r.template.clone()).collect();
                 for finding in run_cfn_lint(&path, &files)? {
-                    if let Some(r) = results.iter_mut().find(|r| paths_match(&r.template, &finding.file)) {
+                    if let Some(r) = results
+                        .iter_mut()
+                        .find(|r| paths_match(&r.template, &finding.file))
+                    {
                         r.findings.push(finding);
                     }
                 }

@@ -123,7 +123,9 @@ pub struct Capability {
     pub flags: BTreeMap<String, FlagValue>,
 }
 
-const METHODS: [&str; 8] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"];
+const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
+];
 
 impl Capability {
     pub fn load(name: &str, path: &Path, root: &Path) -> Result<Self> {
@@ -132,7 +134,10 @@ impl Capability {
             return Err(source.error_at(
                 &[],
                 format!("capability name `{name}` (the folder name) is not allowed"),
-                Some("use lower-case letters and digits, starting with a letter (e.g. `messaging`)".into()),
+                Some(
+                    "use lower-case letters and digits, starting with a letter (e.g. `messaging`)"
+                        .into(),
+                ),
             ));
         }
         let file: CapabilityFile = source.parse("a capability declaration")?;
@@ -140,17 +145,30 @@ impl Capability {
         let mut routes = Vec::new();
         for raw in &file.routes {
             let route = parse_route(raw).map_err(|why| {
-                source.error_at(&["routes", raw], format!("route `{raw}` {why}"), Some(
-                    "write a route as `METHOD /path`, e.g. `GET /v1/threads/{thread_id}`".into(),
-                ))
+                source.error_at(
+                    &["routes", raw],
+                    format!("route `{raw}` {why}"),
+                    Some(
+                        "write a route as `METHOD /path`, e.g. `GET /v1/threads/{thread_id}`"
+                            .into(),
+                    ),
+                )
             })?;
             if routes.iter().any(|r: &Route| r.key() == route.key()) {
-                return Err(source.error_at(&["routes", raw], format!("route `{raw}` is declared twice"), None));
+                return Err(source.error_at(
+                    &["routes", raw],
+                    format!("route `{raw}` is declared twice"),
+                    None,
+                ));
             }
             routes.push(route);
         }
         if routes.is_empty() {
-            return Err(source.error_at(&["routes"], "`routes` is empty; a capability serves at least one route".into(), None));
+            return Err(source.error_at(
+                &["routes"],
+                "`routes` is empty; a capability serves at least one route".into(),
+                None,
+            ));
         }
 
         let mut tables: Vec<Table> = Vec::new();
@@ -163,7 +181,11 @@ impl Capability {
                 ));
             }
             if tables.iter().any(|x| x.name == t.name) {
-                return Err(source.error_at(&["tables"], format!("table `{}` is declared twice", t.name), None));
+                return Err(source.error_at(
+                    &["tables"],
+                    format!("table `{}` is declared twice", t.name),
+                    None,
+                ));
             }
             tables.push(Table {
                 name: t.name,
@@ -187,7 +209,10 @@ impl Capability {
                 if !action.contains(':') || action.starts_with(':') || action.ends_with(':') {
                     return Err(source.error_at(
                         &["iam", "actions"],
-                        format!("IAM action `{action}` in statement `{}` is not `service:Action`", statement.sid),
+                        format!(
+                            "IAM action `{action}` in statement `{}` is not `service:Action`",
+                            statement.sid
+                        ),
                         None,
                     ));
                 }
@@ -196,11 +221,16 @@ impl Capability {
 
         let prefix = flags::prefix(name);
         for (key, value) in &file.flags {
-            let Some(suffix) = key.strip_prefix(&prefix).filter(|_| flags::is_well_formed(key)) else {
+            let Some(suffix) = key
+                .strip_prefix(&prefix)
+                .filter(|_| flags::is_well_formed(key))
+            else {
                 return Err(source.error_at(
                     &["flags", key],
                     format!("flag `{key}` does not belong to capability {name}"),
-                    Some(format!("a capability's flags are named {prefix}<NAME> in upper case")),
+                    Some(format!(
+                        "a capability's flags are named {prefix}<NAME> in upper case"
+                    )),
                 ));
             };
             if suffix == "ENABLED" {
@@ -217,19 +247,42 @@ impl Capability {
         }
 
         if let Some(ms) = file.alarms.p95_latency_ms.filter(|v| *v <= 0.0) {
-            return Err(source.error_at(&["alarms", "p95_latency_ms"], format!("p95_latency_ms must be above 0, found {ms}"), None));
+            return Err(source.error_at(
+                &["alarms", "p95_latency_ms"],
+                format!("p95_latency_ms must be above 0, found {ms}"),
+                None,
+            ));
         }
-        if let Some(p) = file.alarms.error_rate_percent.filter(|v| *v <= 0.0 || *v > 100.0) {
-            return Err(source.error_at(&["alarms", "error_rate_percent"], format!("error_rate_percent must be above 0 and at most 100, found {p}"), None));
+        if let Some(p) = file
+            .alarms
+            .error_rate_percent
+            .filter(|v| *v <= 0.0 || *v > 100.0)
+        {
+            return Err(source.error_at(
+                &["alarms", "error_rate_percent"],
+                format!("error_rate_percent must be above 0 and at most 100, found {p}"),
+                None,
+            ));
         }
 
         if let Some(memory) = file.lambda.memory_mb.filter(|m| !(128..=10240).contains(m)) {
-            return Err(source.error_at(&["lambda", "memory_mb"], format!("lambda.memory_mb {memory} is outside what Lambda allows (128 to 10240)"), None));
+            return Err(source.error_at(
+                &["lambda", "memory_mb"],
+                format!("lambda.memory_mb {memory} is outside what Lambda allows (128 to 10240)"),
+                None,
+            ));
         }
-        if let Some(timeout) = file.lambda.timeout_seconds.filter(|t| !(1..=super::MAX_TIMEOUT_SECONDS).contains(t)) {
+        if let Some(timeout) = file
+            .lambda
+            .timeout_seconds
+            .filter(|t| !(1..=super::MAX_TIMEOUT_SECONDS).contains(t))
+        {
             return Err(source.error_at(
                 &["lambda", "timeout_seconds"],
-                format!("lambda.timeout_seconds {timeout} is outside 1 to {}", super::MAX_TIMEOUT_SECONDS),
+                format!(
+                    "lambda.timeout_seconds {timeout} is outside 1 to {}",
+                    super::MAX_TIMEOUT_SECONDS
+                ),
                 Some("an HTTP API waits at most 30 s for its Lambda integration".into()),
             ));
         }
@@ -290,7 +343,10 @@ fn parse_route(raw: &str) -> std::result::Result<Route, String> {
         return Err("is not `METHOD /path`".into());
     };
     if !METHODS.contains(&method) {
-        return Err(format!("has an unknown method `{method}` (expected one of {})", METHODS.join(", ")));
+        return Err(format!(
+            "has an unknown method `{method}` (expected one of {})",
+            METHODS.join(", ")
+        ));
     }
     if !path.starts_with('/') {
         return Err(format!("has a path `{path}` that does not start with `/`"));
@@ -301,7 +357,11 @@ fn parse_route(raw: &str) -> std::result::Result<Route, String> {
             '{' => depth += 1,
             '}' => depth -= 1,
             c if c.is_ascii_alphanumeric() || "/-_.+".contains(c) => {}
-            c => return Err(format!("has a character `{c}` that API Gateway does not accept in a path")),
+            c => {
+                return Err(format!(
+                    "has a character `{c}` that API Gateway does not accept in a path"
+                ))
+            }
         }
         if !(0..=1).contains(&depth) {
             return Err("has unbalanced `{` `}` in its path".into());
@@ -322,10 +382,17 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(parse_route("GET /v1/threads/{id}").unwrap().key(), "GET /v1/threads/{id}");
-        assert!(parse_route("FETCH /x").unwrap_err().contains("unknown method"));
+        assert_eq!(
+            parse_route("GET /v1/threads/{id}").unwrap().key(),
+            "GET /v1/threads/{id}"
+        );
+        assert!(parse_route("FETCH /x")
+            .unwrap_err()
+            .contains("unknown method"));
         assert!(parse_route("GET x").unwrap_err().contains("does not start"));
-        assert!(parse_route("GET /x/{id").unwrap_err().contains("unbalanced"));
+        assert!(parse_route("GET /x/{id")
+            .unwrap_err()
+            .contains("unbalanced"));
         assert!(parse_route("GET").is_err());
     }
 

@@ -182,7 +182,9 @@ impl EnvConfig {
         if !(rate > 0.0 && rate <= 100.0) {
             return Err(source.error_at(
                 &["alarms", "error_rate", "threshold_percent"],
-                format!("alarms.error_rate.threshold_percent {rate} must be above 0 and at most 100"),
+                format!(
+                    "alarms.error_rate.threshold_percent {rate} must be above 0 and at most 100"
+                ),
                 None,
             ));
         }
@@ -226,7 +228,11 @@ impl EnvConfig {
                 ));
             }
             if value.len() > 256 {
-                return Err(source.error_at(&["tags", key], format!("tag `{key}` has a value over 256 characters"), None));
+                return Err(source.error_at(
+                    &["tags", key],
+                    format!("tag `{key}` has a value over 256 characters"),
+                    None,
+                ));
             }
         }
         self.check_flags(source, catalogue)
@@ -248,10 +254,18 @@ impl EnvConfig {
                         catalogue.names().join(", ")
                     ),
                 };
-                return Err(source.error_at(&["flags", "values", key], format!("unknown flag `{key}`"), Some(help)));
+                return Err(source.error_at(
+                    &["flags", "values", key],
+                    format!("unknown flag `{key}`"),
+                    Some(help),
+                ));
             };
             if let Err(why) = kind.check(value) {
-                return Err(source.error_at(&["flags", "values", key], format!("flag `{key}`: {why}"), None));
+                return Err(source.error_at(
+                    &["flags", "values", key],
+                    format!("flag `{key}`: {why}"),
+                    None,
+                ));
             }
         }
         if self.flags_explicit {
@@ -318,7 +332,10 @@ fn is_region(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
-        && parts.iter().take(parts.len() - 1).all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts
+            .iter()
+            .take(parts.len() - 1)
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
         && parts
             .last()
             .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
@@ -342,6 +359,8 @@ mod tests {
         assert!(is_loopback_url("http://127.0.0.1:5000"));
         assert!(is_loopback_url("http://localhost:5000/"));
         assert!(is_loopback_url("http://[::1]:5000"));
-        assert!(!is_loopback_url("https://cloudformation.eu-west-1.amazonaws.com"));
+        assert!(!is_loopback_url(
+            "https://cloudformation.eu-west-1.amazonaws.com"
+        ));
     }
 }

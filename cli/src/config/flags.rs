@@ -91,8 +91,9 @@ impl FlagKind {
 }
 
 fn is_version(v: &str) -> bool {
-    v.strip_prefix('v')
-        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && !n.starts_with('0'))
+    v.strip_prefix('v').is_some_and(|n| {
+        !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && !n.starts_with('0')
+    })
 }
 
 /// The conventional flags every capability has, by suffix.
@@ -130,10 +131,18 @@ mod tests {
 
     #[test]
     fn versions() {
-        assert!(FlagKind::Version.check(&FlagValue::Text("v1".into())).is_ok());
-        assert!(FlagKind::Version.check(&FlagValue::Text("v12".into())).is_ok());
-        assert!(FlagKind::Version.check(&FlagValue::Text("v0".into())).is_err());
-        assert!(FlagKind::Version.check(&FlagValue::Text("1".into())).is_err());
+        assert!(FlagKind::Version
+            .check(&FlagValue::Text("v1".into()))
+            .is_ok());
+        assert!(FlagKind::Version
+            .check(&FlagValue::Text("v12".into()))
+            .is_ok());
+        assert!(FlagKind::Version
+            .check(&FlagValue::Text("v0".into()))
+            .is_err());
+        assert!(FlagKind::Version
+            .check(&FlagValue::Text("1".into()))
+            .is_err());
         assert!(FlagKind::Version.check(&FlagValue::Bool(true)).is_err());
     }
 

@@ -7,7 +7,9 @@ pub mod flags;
 mod yaml;
 
 pub use capability::{AttributeType, Capability, IamStatement, KeyAttribute, Route, Table};
-pub use env::{is_loopback_url, AlarmSettings, EnvConfig, LambdaSettings, MAX_TIMEOUT_SECONDS, RETENTION_DAYS};
+pub use env::{
+    is_loopback_url, AlarmSettings, EnvConfig, LambdaSettings, MAX_TIMEOUT_SECONDS, RETENTION_DAYS,
+};
 pub use flags::{FlagKind, FlagValue};
 pub use yaml::Source;
 

@@ -122,13 +122,10 @@ impl Source {
 fn find_flow_key(line: &str, key: &str) -> Option<usize> {
     let open = line.find('{')?;
     let pattern = format!("{key}:");
-    line[open..]
-        .find(&pattern)
-        .map(|p| p + open)
-        .filter(|p| {
-            let before = line[..*p].chars().last();
-            matches!(before, Some('{') | Some(' ') | Some(','))
-        })
+    line[open..].find(&pattern).map(|p| p + open).filter(|p| {
+        let before = line[..*p].chars().last();
+        matches!(before, Some('{') | Some(' ') | Some(','))
+    })
 }
 
 /// serde_yaml appends " at line X column Y" to its messages; when that is the location

@@ -14,7 +14,11 @@ pub struct Run {
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -32,7 +36,10 @@ pub fn stackpro_with(project: &Path, args: &[&str], vars: &[(&str, &str)]) -> Ru
         // No instance metadata lookups, no profile files of the machine.
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", home.path().join("aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("aws-credentials"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("aws-credentials"),
+        )
         .env("STACKPRO_CFN_LINT", venv_tool("cfn-lint"));
     for (k, v) in vars {
         cmd.env(k, v);
@@ -59,18 +66,38 @@ fn help_lists_every_command_and_the_exit_codes() {
     let run = stackpro(&project_root(), &["--help"]);
     assert_eq!(run.code, 0, "{run:?}");
     for command in ["render", "validate", "doctor", "list"] {
-        assert!(run.stdout.contains(command), "--help lacks {command}: {run:?}");
+        assert!(
+            run.stdout.contains(command),
+            "--help lacks {command}: {run:?}"
+        );
     }
-    assert!(run.stdout.contains("Exit codes: 0 ok, 1 the operation failed, 2 bad usage or configuration."));
+    assert!(run
+        .stdout
+        .contains("Exit codes: 0 ok, 1 the operation failed, 2 bad usage or configuration."));
 }
 
 #[test]
 fn unknown_capability_suggests_the_nearest_and_lists_all() {
-    let run = stackpro(&project_root(), &["render", "mesaging", "--env", "sandbox", "--out", "/dev/null/x"]);
+    let run = stackpro(
+        &project_root(),
+        &[
+            "render",
+            "mesaging",
+            "--env",
+            "sandbox",
+            "--out",
+            "/dev/null/x",
+        ],
+    );
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("error: unknown capability `mesaging`"), "{run:?}");
     assert!(
-        run.stderr.contains("help: did you mean `messaging`? known capabilities: ai, billing, datalake, messaging"),
+        run.stderr.contains("error: unknown capability `mesaging`"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains(
+            "help: did you mean `messaging`? known capabilities: ai, billing, datalake, messaging"
+        ),
         "{run:?}"
     );
 }
@@ -79,9 +106,14 @@ fn unknown_capability_suggests_the_nearest_and_lists_all() {
 fn unknown_environment_suggests_the_nearest_and_lists_all() {
     let run = stackpro(&project_root(), &["render", "--all", "--env", "prod"]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("error: unknown environment `prod`"), "{run:?}");
     assert!(
-        run.stderr.contains("help: did you mean `production`? known environments: local, production, sandbox"),
+        run.stderr.contains("error: unknown environment `prod`"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains(
+            "help: did you mean `production`? known environments: local, production, sandbox"
+        ),
         "{run:?}"
     );
 }
@@ -92,7 +124,8 @@ fn render_requires_capabilities_or_all() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("error: no capability named"), "{run:?}");
     assert!(
-        run.stderr.contains("help: name one or more of ai, billing, datalake, messaging, or pass --all"),
+        run.stderr
+            .contains("help: name one or more of ai, billing, datalake, messaging, or pass --all"),
         "{run:?}"
     );
 }
@@ -102,7 +135,10 @@ fn outside_a_project_the_error_says_where_it_looked() {
     let empty = tempfile::tempdir().unwrap();
     let run = stackpro(empty.path(), &["list"]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("error: no stackpro project found in"), "{run:?}");
+    assert!(
+        run.stderr.contains("error: no stackpro project found in"),
+        "{run:?}"
+    );
     assert!(run.stderr.contains("--project-dir"), "{run:?}");
 }
 
@@ -111,10 +147,20 @@ fn render_writes_every_document_and_reports_json_on_stdout() {
     let out = tempfile::tempdir().unwrap();
     let run = stackpro(
         &project_root(),
-        &["render", "--all", "--env", "sandbox", "--out", out.path().to_str().unwrap(), "--output", "json"],
+        &[
+            "render",
+            "--all",
+            "--env",
+            "sandbox",
+            "--out",
+            out.path().to_str().unwrap(),
+            "--output",
+            "json",
+        ],
     );
     assert_eq!(run.code, 0, "{run:?}");
-    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is one JSON document");
+    let report: serde_json::Value =
+        serde_json::from_str(&run.stdout).expect("stdout is one JSON document");
     let docs = report["documents"].as_array().unwrap();
     assert_eq!(docs.len(), 4);
     for doc in docs {
@@ -133,7 +179,15 @@ fn list_reports_the_catalogue() {
     let run = stackpro(&project_root(), &["list", "--output", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(report["environments"], serde_json::json!(["local", "production", "sandbox"]));
-    let names: Vec<&str> = report["capabilities"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        report["environments"],
+        serde_json::json!(["local", "production", "sandbox"])
+    );
+    let names: Vec<&str> = report["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["ai", "billing", "datalake", "messaging"]);
 }

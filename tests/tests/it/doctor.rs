@@ -5,7 +5,10 @@ use stackpro_tests::{Emulator, ProjectCopy};
 
 use crate::cli::stackpro_with;
 
-const CREDS: [(&str, &str); 2] = [("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")];
+const CREDS: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+];
 
 #[test]
 fn doctor_reports_the_identity_from_the_emulator() {
@@ -13,7 +16,15 @@ fn doctor_reports_the_identity_from_the_emulator() {
     let project = ProjectCopy::new();
     let run = stackpro_with(
         project.path(),
-        &["doctor", "--env", "local", "--endpoint-url", &emulator.url, "--output", "json"],
+        &[
+            "doctor",
+            "--env",
+            "local",
+            "--endpoint-url",
+            &emulator.url,
+            "--output",
+            "json",
+        ],
         &CREDS,
     );
     assert_eq!(run.code, 0, "{run:?}");
@@ -31,7 +42,11 @@ fn aws_endpoint_url_from_the_process_environment_is_honoured() {
     let project = ProjectCopy::new();
     let mut vars = CREDS.to_vec();
     vars.push(("AWS_ENDPOINT_URL", &emulator.url));
-    let run = stackpro_with(project.path(), &["doctor", "--env", "sandbox", "--output", "json"], &vars);
+    let run = stackpro_with(
+        project.path(),
+        &["doctor", "--env", "sandbox", "--output", "json"],
+        &vars,
+    );
     assert_eq!(run.code, 0, "{run:?}");
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["endpoint_source"], "environment");
@@ -42,10 +57,20 @@ fn aws_endpoint_url_from_the_process_environment_is_honoured() {
 fn credentials_for_another_account_are_refused_with_exit_2() {
     let emulator = Emulator::start();
     let project = ProjectCopy::new();
-    project.edit("envs/production.yaml", "account_id: \"123456789012\"", "account_id: \"999999999999\"");
+    project.edit(
+        "envs/production.yaml",
+        "account_id: \"123456789012\"",
+        "account_id: \"999999999999\"",
+    );
     let run = stackpro_with(
         project.path(),
-        &["doctor", "--env", "production", "--endpoint-url", &emulator.url],
+        &[
+            "doctor",
+            "--env",
+            "production",
+            "--endpoint-url",
+            &emulator.url,
+        ],
         &CREDS,
     );
     assert_eq!(run.code, 2, "{run:?}");
@@ -55,17 +80,34 @@ fn credentials_for_another_account_are_refused_with_exit_2() {
         ),
         "{run:?}"
     );
-    assert!(run.stderr.contains("help: use credentials for the right account (--profile)"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("help: use credentials for the right account (--profile)"),
+        "{run:?}"
+    );
 }
 
 #[test]
 fn missing_credentials_are_a_configuration_error() {
     let emulator = Emulator::start();
     let project = ProjectCopy::new();
-    let run = stackpro_with(project.path(), &["doctor", "--env", "local", "--endpoint-url", &emulator.url], &[]);
+    let run = stackpro_with(
+        project.path(),
+        &["doctor", "--env", "local", "--endpoint-url", &emulator.url],
+        &[],
+    );
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("error: no AWS credentials found for the default credential chain in us-east-1"), "{run:?}");
-    assert!(run.stderr.contains("help: set AWS_PROFILE (or pass --profile)"), "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "error: no AWS credentials found for the default credential chain in us-east-1"
+        ),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("help: set AWS_PROFILE (or pass --profile)"),
+        "{run:?}"
+    );
 }
 
 #[test]
@@ -74,11 +116,25 @@ fn a_stopped_emulator_is_an_unreachable_endpoint_with_exit_1() {
     let url = emulator.url.clone();
     emulator.stop();
     let project = ProjectCopy::new();
-    let run = stackpro_with(project.path(), &["doctor", "--env", "local", "--endpoint-url", &url], &CREDS);
+    let run = stackpro_with(
+        project.path(),
+        &["doctor", "--env", "local", "--endpoint-url", &url],
+        &CREDS,
+    );
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains(&format!("error: could not reach the AWS endpoint for sts at {url}")), "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "error: could not reach the AWS endpoint for sts at {url}"
+        )),
+        "{run:?}"
+    );
     assert!(run.stderr.contains("Connection refused"), "{run:?}");
-    assert!(run.stderr.contains("help: the local emulator is not running: start it with `scripts/emulator.sh start`"), "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "help: the local emulator is not running: start it with `scripts/emulator.sh start`"
+        ),
+        "{run:?}"
+    );
 }
 
 #[test]
@@ -86,9 +142,21 @@ fn an_unknown_profile_is_named() {
     let project = ProjectCopy::new();
     let run = stackpro_with(
         project.path(),
-        &["doctor", "--env", "local", "--profile", "nosuchprofile", "--endpoint-url", "http://127.0.0.1:9"],
+        &[
+            "doctor",
+            "--env",
+            "local",
+            "--profile",
+            "nosuchprofile",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+        ],
         &[],
     );
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("error: no AWS credentials found for profile `nosuchprofile` in us-east-1"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("error: no AWS credentials found for profile `nosuchprofile` in us-east-1"),
+        "{run:?}"
+    );
 }

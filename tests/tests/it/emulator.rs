@@ -17,7 +17,10 @@ const BUCKET: &str = "stackpro-artifacts-local";
 const KEY: &str = "handlers/test/bootstrap.zip";
 
 fn param(key: &str, value: &str) -> Parameter {
-    Parameter::builder().parameter_key(key).parameter_value(value).build()
+    Parameter::builder()
+        .parameter_key(key)
+        .parameter_value(value)
+        .build()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,7 +35,13 @@ async fn every_capability_stack_deploys_on_the_emulator() {
     let s3 = aws_sdk_s3::Client::new(&conf);
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
     let (zip, sha) = empty_zip();
-    s3.put_object().bucket(BUCKET).key(KEY).body(zip.into()).send().await.unwrap();
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(KEY)
+        .body(zip.into())
+        .send()
+        .await
+        .unwrap();
 
     let cfn = aws_sdk_cloudformation::Client::new(&conf);
     let dynamodb = aws_sdk_dynamodb::Client::new(&conf);
@@ -57,7 +66,13 @@ async fn every_capability_stack_deploys_on_the_emulator() {
             .capabilities(CfnCapability::CapabilityIam)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("create {}: {}", rendered.stack_name, stackpro::aws::error_chain(&e)));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "create {}: {}",
+                    rendered.stack_name,
+                    stackpro::aws::error_chain(&e)
+                )
+            });
 
         let stack = cfn
             .describe_stacks()
@@ -69,50 +84,120 @@ async fn every_capability_stack_deploys_on_the_emulator() {
             .first()
             .cloned()
             .expect("the stack exists");
-        assert_eq!(stack.stack_status(), Some(&StackStatus::CreateComplete), "{}", rendered.stack_name);
+        assert_eq!(
+            stack.stack_status(),
+            Some(&StackStatus::CreateComplete),
+            "{}",
+            rendered.stack_name
+        );
         let outputs: std::collections::BTreeMap<String, String> = stack
             .outputs()
             .iter()
-            .map(|o| (o.output_key().unwrap_or_default().to_string(), o.output_value().unwrap_or_default().to_string()))
+            .map(|o| {
+                (
+                    o.output_key().unwrap_or_default().to_string(),
+                    o.output_value().unwrap_or_default().to_string(),
+                )
+            })
             .collect();
-        assert_eq!(outputs.get("FunctionName").map(String::as_str), Some(rendered.stack_name.as_str()), "{outputs:?}");
-        assert!(outputs.get("ApiUrl").is_some_and(|u| u.starts_with("https://")), "{outputs:?}");
-        assert!(outputs.get("AliasArn").is_some_and(|a| a.ends_with(":live")), "{outputs:?}");
+        assert_eq!(
+            outputs.get("FunctionName").map(String::as_str),
+            Some(rendered.stack_name.as_str()),
+            "{outputs:?}"
+        );
+        assert!(
+            outputs
+                .get("ApiUrl")
+                .is_some_and(|u| u.starts_with("https://")),
+            "{outputs:?}"
+        );
+        assert!(
+            outputs
+                .get("AliasArn")
+                .is_some_and(|a| a.ends_with(":live")),
+            "{outputs:?}"
+        );
 
         // The function: runtime, handler, memory and timeout from the env, its variables.
-        let function = lambda.get_function_configuration().function_name(&rendered.stack_name).send().await.unwrap();
+        let function = lambda
+            .get_function_configuration()
+            .function_name(&rendered.stack_name)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(function.handler(), Some("bootstrap"));
-        assert_eq!(function.runtime().map(|r| r.as_str()), Some("provided.al2023"));
+        assert_eq!(
+            function.runtime().map(|r| r.as_str()),
+            Some("provided.al2023")
+        );
         assert_eq!(function.memory_size(), Some(128));
-        let vars = function.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
+        let vars = function
+            .environment()
+            .and_then(|e| e.variables())
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(vars.get("STACKPRO_ENV").map(String::as_str), Some("local"));
         assert_eq!(vars.get("STACKPRO_CAPABILITY"), Some(&cap.name));
         let enabled = format!("CAP_{}_ENABLED", cap.name.to_uppercase());
-        assert_eq!(vars.get(&enabled).map(String::as_str), Some("true"), "{vars:?}");
+        assert_eq!(
+            vars.get(&enabled).map(String::as_str),
+            Some("true"),
+            "{vars:?}"
+        );
 
         // Every table: on demand, with its key schema, named after the stack.
         for table in &cap.tables {
             let name = format!("{}-{}", rendered.stack_name, table.name);
-            let described = dynamodb.describe_table().table_name(&name).send().await.unwrap();
+            let described = dynamodb
+                .describe_table()
+                .table_name(&name)
+                .send()
+                .await
+                .unwrap();
             let t = described.table().unwrap();
             assert_eq!(
-                t.billing_mode_summary().and_then(|b| b.billing_mode()).map(|m| m.as_str()),
+                t.billing_mode_summary()
+                    .and_then(|b| b.billing_mode())
+                    .map(|m| m.as_str()),
                 Some("PAY_PER_REQUEST"),
                 "{name}"
             );
             assert_eq!(t.key_schema()[0].attribute_name(), table.partition_key.name);
-            assert_eq!(outputs.get(&format!("Table{}Name", stackpro::render::pascal_case(&table.name))), Some(&name));
+            assert_eq!(
+                outputs.get(&format!(
+                    "Table{}Name",
+                    stackpro::render::pascal_case(&table.name)
+                )),
+                Some(&name)
+            );
         }
 
         // The SSM entries the stack writes, under the capability's own path.
         for entry in &rendered.ssm_entries {
             let got = ssm.get_parameter().name(&entry.name).send().await.unwrap();
-            assert!(!got.parameter().and_then(|p| p.value()).unwrap_or_default().is_empty(), "{}", entry.name);
+            assert!(
+                !got.parameter()
+                    .and_then(|p| p.value())
+                    .unwrap_or_default()
+                    .is_empty(),
+                "{}",
+                entry.name
+            );
         }
 
         // The published version, the live alias on it, and the full template as an update.
-        let versions = lambda.list_versions_by_function().function_name(&rendered.stack_name).send().await.unwrap();
-        let published: Vec<&str> = versions.versions().iter().filter_map(|v| v.version()).filter(|v| *v != "$LATEST").collect();
+        let versions = lambda
+            .list_versions_by_function()
+            .function_name(&rendered.stack_name)
+            .send()
+            .await
+            .unwrap();
+        let published: Vec<&str> = versions
+            .versions()
+            .iter()
+            .filter_map(|v| v.version())
+            .filter(|v| *v != "$LATEST")
+            .collect();
         assert_eq!(published, ["1"], "the stack publishes one version");
         lambda
             .create_alias()
@@ -131,7 +216,13 @@ async fn every_capability_stack_deploys_on_the_emulator() {
             .capabilities(CfnCapability::CapabilityIam)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("update {}: {}", rendered.stack_name, stackpro::aws::error_chain(&e)));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "update {}: {}",
+                    rendered.stack_name,
+                    stackpro::aws::error_chain(&e)
+                )
+            });
         let policy = lambda
             .get_policy()
             .function_name(&rendered.stack_name)
@@ -141,18 +232,31 @@ async fn every_capability_stack_deploys_on_the_emulator() {
             .expect("the invoke permission is on the live alias");
         let policy: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
         let statement = &policy["Statement"][0];
-        assert_eq!(statement["Principal"]["Service"], "apigateway.amazonaws.com", "{policy}");
+        assert_eq!(
+            statement["Principal"]["Service"], "apigateway.amazonaws.com",
+            "{policy}"
+        );
         assert_eq!(statement["Action"], "lambda:InvokeFunction", "{policy}");
 
         // The dashboard, through the query-protocol CloudWatch client.
-        let dashboard = cloudwatch.get_dashboard().dashboard_name(&rendered.stack_name).send().await.unwrap();
-        let body: serde_json::Value = serde_json::from_str(dashboard.dashboard_body().unwrap()).unwrap();
+        let dashboard = cloudwatch
+            .get_dashboard()
+            .dashboard_name(&rendered.stack_name)
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value =
+            serde_json::from_str(dashboard.dashboard_body().unwrap()).unwrap();
         assert_eq!(body["widgets"].as_array().unwrap().len(), 7);
     }
 
     // Tables are retained: deleting a stack leaves its data in place.
     let messaging = env.stack_name("messaging");
-    cfn.delete_stack().stack_name(&messaging).send().await.unwrap();
+    cfn.delete_stack()
+        .stack_name(&messaging)
+        .send()
+        .await
+        .unwrap();
     dynamodb
         .describe_table()
         .table_name(format!("{messaging}-threads"))

@@ -2,13 +2,13 @@
 
 /// Spawning the real binary with a cleared environment.
 mod cli;
-/// Every rendered document of every capability and environment, as insta snapshots.
-mod snapshots;
-/// Malformed configuration: exact messages, exit code 2, no panics.
-mod malformed;
-/// `stackpro validate`, with cfn-lint.
-mod validate;
 /// `stackpro doctor` against the local emulator: credentials, endpoint, account.
 mod doctor;
 /// Rendered stacks deployed to the local emulator with the real SDK.
 mod emulator;
+/// Malformed configuration: exact messages, exit code 2, no panics.
+mod malformed;
+/// Every rendered document of every capability and environment, as insta snapshots.
+mod snapshots;
+/// `stackpro validate`, with cfn-lint.
+mod validate;

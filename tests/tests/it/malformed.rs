@@ -278,11 +278,22 @@ fn every_malformed_input_is_named_precisely_with_exit_code_2() {
                 }
             }
             if !problems.is_empty() {
-                failures.push(format!("{} ({}): {}\n{}", case.name, args[0], problems.join("; "), run.stderr));
+                failures.push(format!(
+                    "{} ({}): {}\n{}",
+                    case.name,
+                    args[0],
+                    problems.join("; "),
+                    run.stderr
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -290,12 +301,21 @@ fn a_malformed_file_leaves_earlier_output_untouched() {
     let project = ProjectCopy::new();
     let out = project.path().join("out");
     let out_str = out.to_str().unwrap();
-    let ok = stackpro(project.path(), &["render", "--all", "--env", "sandbox", "--out", out_str]);
+    let ok = stackpro(
+        project.path(),
+        &["render", "--all", "--env", "sandbox", "--out", out_str],
+    );
     assert_eq!(ok.code, 0, "{ok:?}");
     let before = std::fs::read_to_string(out.join("sandbox/messaging/template.yaml")).unwrap();
     project.edit("envs/sandbox.yaml", "memory_mb: 128", "memory_mb: big");
-    let bad = stackpro(project.path(), &["render", "--all", "--env", "sandbox", "--out", out_str]);
+    let bad = stackpro(
+        project.path(),
+        &["render", "--all", "--env", "sandbox", "--out", out_str],
+    );
     assert_eq!(bad.code, 2, "{bad:?}");
     let after = std::fs::read_to_string(out.join("sandbox/messaging/template.yaml")).unwrap();
-    assert_eq!(before, after, "a failed render must not overwrite what was rendered before");
+    assert_eq!(
+        before, after,
+        "a failed render must not overwrite what was rendered before"
+    );
 }

@@ -43,8 +43,12 @@ fn every_document_parses_back() {
         let ssm: Vec<Value> = serde_yaml::from_str(&r.ssm).unwrap();
         assert_eq!(ssm.len(), r.ssm_entries.len());
         // The stack embeds exactly the dashboard that was rendered on its own.
-        let embedded: Value =
-            serde_json::from_str(template["Resources"]["Dashboard"]["Properties"]["DashboardBody"].as_str().unwrap()).unwrap();
+        let embedded: Value = serde_json::from_str(
+            template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(embedded, dashboard);
     }
 }
@@ -69,9 +73,15 @@ fn tables_are_retained_on_demand_recoverable_and_encrypted() {
             assert_eq!(t["UpdateReplacePolicy"], "Retain", "{at}");
             let p = &t["Properties"];
             assert_eq!(p["BillingMode"], "PAY_PER_REQUEST", "{at}");
-            assert_eq!(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true, "{at}");
+            assert_eq!(
+                p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true,
+                "{at}"
+            );
             assert_eq!(p["SSESpecification"]["SSEEnabled"], true, "{at}");
-            assert_eq!(p["DeletionProtectionEnabled"], env.termination_protection, "{at}");
+            assert_eq!(
+                p["DeletionProtectionEnabled"], env.termination_protection,
+                "{at}"
+            );
         }
     }
 }
@@ -95,12 +105,30 @@ fn the_role_names_its_resources_and_never_grants_star() {
         }
         assert!(!resources.is_empty());
         for resource in &resources {
-            assert_ne!(resource, &Value::String("*".into()), "{} {}", env.name, r.capability);
+            assert_ne!(
+                resource,
+                &Value::String("*".into()),
+                "{} {}",
+                env.name,
+                r.capability
+            );
         }
         let text = serde_json::to_string(&resources).unwrap();
-        assert!(text.contains(&format!("parameter/stackpro/{}/capabilities/{}/*", env.name, r.capability)), "{text}");
-        assert!(text.contains(&format!("parameter/stackpro/{}/flags/*", env.name)), "{text}");
-        assert!(!text.contains("parameter/stackpro/*"), "no SSM access beyond its paths: {text}");
+        assert!(
+            text.contains(&format!(
+                "parameter/stackpro/{}/capabilities/{}/*",
+                env.name, r.capability
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("parameter/stackpro/{}/flags/*", env.name)),
+            "{text}"
+        );
+        assert!(
+            !text.contains("parameter/stackpro/*"),
+            "no SSM access beyond its paths: {text}"
+        );
     }
 }
 
@@ -119,28 +147,52 @@ fn function_alias_api_and_permission_are_wired_to_the_live_alias() {
         assert_eq!(vars["STACKPRO_ENV"], env.name.as_str());
         assert_eq!(vars["STACKPRO_CAPABILITY"], r.capability.as_str());
 
-        assert_eq!(res["FunctionVersion"]["Properties"]["CodeSha256"]["Ref"], "CodeSha256");
+        assert_eq!(
+            res["FunctionVersion"]["Properties"]["CodeSha256"]["Ref"],
+            "CodeSha256"
+        );
         assert_eq!(res["LiveAlias"]["Properties"]["Name"], "live");
-        assert_eq!(res["LiveAlias"]["Properties"]["FunctionVersion"]["Fn::GetAtt"], serde_json::json!(["FunctionVersion", "Version"]));
+        assert_eq!(
+            res["LiveAlias"]["Properties"]["FunctionVersion"]["Fn::GetAtt"],
+            serde_json::json!(["FunctionVersion", "Version"])
+        );
         let integration = &res["Integration"]["Properties"];
         assert_eq!(integration["PayloadFormatVersion"], "2.0");
-        assert_eq!(integration["IntegrationUri"]["Fn::Sub"], "${Function.Arn}:live");
-        assert_eq!(res["InvokePermission"]["Properties"]["FunctionName"]["Fn::Sub"], "${Function.Arn}:live");
+        assert_eq!(
+            integration["IntegrationUri"]["Fn::Sub"],
+            "${Function.Arn}:live"
+        );
+        assert_eq!(
+            res["InvokePermission"]["Properties"]["FunctionName"]["Fn::Sub"],
+            "${Function.Arn}:live"
+        );
         let stage = &res["DefaultStage"]["Properties"];
         assert_eq!(stage["StageName"], "$default");
-        let format: Value = serde_json::from_str(stage["AccessLogSettings"]["Format"].as_str().unwrap()).unwrap();
+        let format: Value =
+            serde_json::from_str(stage["AccessLogSettings"]["Format"].as_str().unwrap()).unwrap();
         assert_eq!(format["requestId"], "$context.requestId");
 
         let routes = resources_of(&r.template_value, "AWS::ApiGatewayV2::Route");
-        assert!(routes.iter().any(|(_, route)| route["Properties"]["RouteKey"] == "GET /v1/health"));
+        assert!(routes
+            .iter()
+            .any(|(_, route)| route["Properties"]["RouteKey"] == "GET /v1/health"));
 
         let base_url = &res["BaseUrlParameter"]["Properties"];
-        assert_eq!(base_url["Name"], format!("/stackpro/{}/capabilities/{}/base-url", env.name, r.capability));
+        assert_eq!(
+            base_url["Name"],
+            format!(
+                "/stackpro/{}/capabilities/{}/base-url",
+                env.name, r.capability
+            )
+        );
         let outputs = r.template_value["Outputs"].as_object().unwrap();
         for key in ["ApiUrl", "FunctionName", "AliasArn", "FunctionVersionArn"] {
             assert!(outputs.contains_key(key), "{key} missing");
         }
-        assert_eq!(res["LogGroup"]["Properties"]["RetentionInDays"], env.log_retention_days);
+        assert_eq!(
+            res["LogGroup"]["Properties"]["RetentionInDays"],
+            env.log_retention_days
+        );
     }
 }
 
@@ -150,7 +202,12 @@ fn alarms_follow_the_environment_and_capability_thresholds() {
         let res = &r.template_value["Resources"];
         let error_rate = &res["ErrorRateAlarm"]["Properties"];
         let expected_rate = if r.capability == "billing" { 0.5 } else { 1.0 };
-        assert_eq!(error_rate["Threshold"].as_f64(), Some(expected_rate), "{}", r.capability);
+        assert_eq!(
+            error_rate["Threshold"].as_f64(),
+            Some(expected_rate),
+            "{}",
+            r.capability
+        );
         assert_eq!(error_rate["EvaluationPeriods"], 5);
         assert_eq!(error_rate["DatapointsToAlarm"], 5);
         let latency = &res["LatencyAlarm"]["Properties"];
@@ -159,7 +216,12 @@ fn alarms_follow_the_environment_and_capability_thresholds() {
             "datalake" => 800.0,
             _ => 500.0,
         };
-        assert_eq!(latency["Threshold"].as_f64(), Some(expected_ms), "{}", r.capability);
+        assert_eq!(
+            latency["Threshold"].as_f64(),
+            Some(expected_ms),
+            "{}",
+            r.capability
+        );
         assert_eq!(latency["ExtendedStatistic"], "p95");
         assert_eq!(latency["EvaluationPeriods"], 10);
         assert_eq!(latency["Dimensions"][0]["Value"], env.name.as_str());

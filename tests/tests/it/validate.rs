@@ -22,40 +22,80 @@ fn every_stack_of_every_environment_passes_cfn_lint() {
 fn a_template_cfn_lint_rejects_fails_with_exit_1_and_names_the_finding() {
     let project = ProjectCopy::new();
     // A runtime Lambda does not have: valid YAML, so only cfn-lint can catch it.
-    project.edit("templates/stack.yaml.j2", "Runtime: provided.al2023", "Runtime: provided.al3000");
+    project.edit(
+        "templates/stack.yaml.j2",
+        "Runtime: provided.al2023",
+        "Runtime: provided.al3000",
+    );
     let run = stackpro(project.path(), &["validate", "--env", "sandbox"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("Invalid messaging  sandbox"), "{run:?}");
-    assert!(run.stderr.contains("error E3030 'provided.al3000' is not one of"), "{run:?}");
-    assert!(run.stderr.contains("error: 4 cfn-lint error(s) in the rendered templates"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("error E3030 'provided.al3000' is not one of"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("error: 4 cfn-lint error(s) in the rendered templates"),
+        "{run:?}"
+    );
 }
 
 #[test]
 fn a_template_referring_to_a_missing_value_names_template_and_line() {
     let project = ProjectCopy::new();
-    project.edit("templates/stack.yaml.j2", "MemorySize: {{ lambda.memory_mb }}", "MemorySize: {{ lambda.memroy_mb }}");
+    project.edit(
+        "templates/stack.yaml.j2",
+        "MemorySize: {{ lambda.memory_mb }}",
+        "MemorySize: {{ lambda.memroy_mb }}",
+    );
     let run = stackpro(project.path(), &["render", "messaging", "--env", "sandbox"]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("error: could not render templates/stack.yaml.j2 for messaging in sandbox"), "{run:?}");
-    assert!(run.stderr.contains("undefined value (in templates/stack.yaml.j2:"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("error: could not render templates/stack.yaml.j2 for messaging in sandbox"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("undefined value (in templates/stack.yaml.j2:"),
+        "{run:?}"
+    );
 }
 
 #[test]
 fn a_template_that_renders_invalid_yaml_shows_the_line() {
     let project = ProjectCopy::new();
-    project.edit("templates/stack.yaml.j2", "      Handler: bootstrap", "      Handler: [bootstrap");
+    project.edit(
+        "templates/stack.yaml.j2",
+        "      Handler: bootstrap",
+        "      Handler: [bootstrap",
+    );
     let run = stackpro(project.path(), &["render", "messaging", "--env", "sandbox"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
-        run.stderr.contains("error: rendered CloudFormation template of messaging in sandbox does not parse"),
+        run.stderr.contains(
+            "error: rendered CloudFormation template of messaging in sandbox does not parse"
+        ),
         "{run:?}"
     );
 }
 
 #[test]
 fn validate_without_cfn_lint_says_it_was_skipped() {
-    let run = stackpro(&project_root(), &["validate", "--env", "local", "--no-lint"]);
+    let run = stackpro(
+        &project_root(),
+        &["validate", "--env", "local", "--no-lint"],
+    );
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stderr.contains("cfn-lint skipped: --no-lint"), "{run:?}");
-    assert!(run.stderr.contains("Summary 4 stacks, 0 error(s), 0 warning(s)"), "{run:?}");
+    assert!(
+        run.stderr.contains("cfn-lint skipped: --no-lint"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("Summary 4 stacks, 0 error(s), 0 warning(s)"),
+        "{run:?}"
+    );
 }
