@@ -16,11 +16,21 @@ use stackpro_tests::{empty_zip, project_root, Emulator};
 const BUCKET: &str = "stackpro-artifacts-local";
 const KEY: &str = "handlers/test/bootstrap.zip";
 
-fn param(key: &str, value: &str) -> Parameter {
-    Parameter::builder()
-        .parameter_key(key)
-        .parameter_value(value)
-        .build()
+/// The parameters a deploy passes: where the code is and its hash.
+fn stack_parameters(code_sha256: &str) -> Vec<Parameter> {
+    [
+        ("ArtifactBucket", BUCKET),
+        ("ArtifactKey", KEY),
+        ("CodeSha256", code_sha256),
+    ]
+    .into_iter()
+    .map(|(key, value)| {
+        Parameter::builder()
+            .parameter_key(key)
+            .parameter_value(value)
+            .build()
+    })
+    .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,9 +70,7 @@ async fn every_capability_stack_deploys_on_the_emulator() {
         cfn.create_stack()
             .stack_name(&rendered.stack_name)
             .template_body(serde_json::to_string(&first).unwrap())
-            .parameters(param("ArtifactBucket", BUCKET))
-            .parameters(param("ArtifactKey", KEY))
-            .parameters(param("CodeSha256", &sha))
+            .set_parameters(Some(stack_parameters(&sha)))
             .capabilities(CfnCapability::CapabilityIam)
             .send()
             .await
@@ -210,9 +218,7 @@ async fn every_capability_stack_deploys_on_the_emulator() {
         cfn.update_stack()
             .stack_name(&rendered.stack_name)
             .template_body(&rendered.template)
-            .parameters(param("ArtifactBucket", BUCKET))
-            .parameters(param("ArtifactKey", KEY))
-            .parameters(param("CodeSha256", &sha))
+            .set_parameters(Some(stack_parameters(&sha)))
             .capabilities(CfnCapability::CapabilityIam)
             .send()
             .await
