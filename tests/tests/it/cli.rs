@@ -191,3 +191,25 @@ fn list_reports_the_catalogue() {
         .collect();
     assert_eq!(names, ["ai", "billing", "datalake", "messaging"]);
 }
+
+#[test]
+fn in_json_mode_an_error_is_also_one_json_document_on_stdout() {
+    let run = stackpro(
+        &project_root(),
+        &["render", "--all", "--env", "prod", "--output", "json"],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&run.stdout).expect("stdout is one JSON document");
+    assert_eq!(doc["error"]["message"], "unknown environment `prod`");
+    assert_eq!(doc["error"]["exit_code"], 2);
+    assert_eq!(
+        doc["error"]["help"],
+        "did you mean `production`? known environments: local, production, sandbox"
+    );
+    // People still read the same error on stderr.
+    assert!(
+        run.stderr.contains("error: unknown environment `prod`"),
+        "{run:?}"
+    );
+}
