@@ -13,6 +13,7 @@ pub mod lint;
 pub mod printer;
 pub mod project;
 pub mod render;
+pub mod stack;
 
 use error::ExitStatus;
 use printer::Printer;

@@ -24,6 +24,10 @@ pub const LIVE_ALIAS: &str = "live";
 const STACK_TEMPLATE: &str = "templates/stack.yaml.j2";
 const SSM_TEMPLATE: &str = "templates/ssm.yaml.j2";
 const DASHBOARD_TEMPLATE: &str = "dashboards/capability.json.j2";
+const BOOTSTRAP_TEMPLATE: &str = "templates/bootstrap.yaml.j2";
+
+/// Days a replaced (noncurrent) artifact version is kept in the artifact bucket.
+pub const ARTIFACT_NONCURRENT_DAYS: u32 = 90;
 
 /// Every document rendered for one capability in one environment.
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +61,19 @@ impl Rendered {
     pub fn template_sha256(&self) -> String {
         hex(&Sha256::digest(self.template.as_bytes()))
     }
+}
+
+/// The bootstrap stack of an environment, rendered.
+#[derive(Debug, Clone)]
+pub struct RenderedBootstrap {
+    pub stack_name: String,
+    pub template: String,
+    pub template_value: serde_json::Value,
+}
+
+/// The bootstrap stack of an environment: `stackpro-bootstrap-<env>`.
+pub fn bootstrap_stack_name(env: &str) -> String {
+    format!("stackpro-bootstrap-{env}")
 }
 
 /// One SSM parameter a capability's stack writes.
@@ -101,7 +118,7 @@ impl Renderer {
         let base = Context::new(capability, env);
         let ctx = minijinja::Value::from_serialize(&base);
 
-        let dashboard = self.render_one(DASHBOARD_TEMPLATE, &ctx, capability, env)?;
+        let dashboard = self.render_one(DASHBOARD_TEMPLATE, &ctx, &capability.name, env)?;
         let dashboard_value: serde_json::Value = serde_json::from_str(&dashboard).map_err(|e| {
             reparse(
                 "dashboard",
@@ -123,7 +140,7 @@ impl Renderer {
             ));
         }
 
-        let ssm = self.render_one(SSM_TEMPLATE, &ctx, capability, env)?;
+        let ssm = self.render_one(SSM_TEMPLATE, &ctx, &capability.name, env)?;
         let ssm_entries: Vec<SsmEntry> = serde_yaml::from_str(&ssm)
             .map_err(|e| reparse("SSM entries", capability, env, yaml_error(&ssm, &e)))?;
         check_ssm_entries(&ssm_entries, &base.capability_ssm_path)
@@ -138,7 +155,7 @@ impl Renderer {
                 ssm_entries => minijinja::Value::from_serialize(&ssm_entries),
             }
         };
-        let template = self.render_one(STACK_TEMPLATE, &full, capability, env)?;
+        let template = self.render_one(STACK_TEMPLATE, &full, &capability.name, env)?;
         let template_value: serde_json::Value = serde_yaml::from_str(&template).map_err(|e| {
             reparse(
                 "CloudFormation template",
@@ -172,16 +189,40 @@ impl Renderer {
         })
     }
 
+    /// Renders the environment's bootstrap stack (the artifact bucket) and parses it back.
+    pub fn render_bootstrap(&self, env: &EnvConfig) -> Result<RenderedBootstrap> {
+        let mut tags = env.tags.clone();
+        tags.insert("stackpro:environment".into(), env.name.clone());
+        let ctx = minijinja::context! {
+            env => minijinja::context! { name => env.name.clone() },
+            tags => tags,
+            artifact_noncurrent_days => ARTIFACT_NONCURRENT_DAYS,
+        };
+        let template = self.render_one(BOOTSTRAP_TEMPLATE, &ctx, "bootstrap", env)?;
+        let template_value: serde_json::Value =
+            serde_yaml::from_str(&template).map_err(|e| Error::Reparse {
+                document: "bootstrap template",
+                capability: "bootstrap".into(),
+                environment: env.name.clone(),
+                message: yaml_error(&template, &e),
+            })?;
+        Ok(RenderedBootstrap {
+            stack_name: bootstrap_stack_name(&env.name),
+            template,
+            template_value,
+        })
+    }
+
     fn render_one(
         &self,
         name: &str,
         ctx: &minijinja::Value,
-        capability: &Capability,
+        subject: &str,
         env: &EnvConfig,
     ) -> Result<String> {
         let fail = |source| Error::Render {
             template: name.to_string(),
-            capability: capability.name.clone(),
+            capability: subject.to_string(),
             environment: env.name.clone(),
             source,
         };

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::printer::{OutputFormat, Printer};
 use crate::project::Project;
 
+pub mod bootstrap;
 pub mod doctor;
 pub mod list;
 pub mod render;
@@ -48,6 +49,8 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Render everything, parse it back and run cfn-lint, for one or every environment
     Validate(validate::ValidateArgs),
+    /// Create or update the environment's artifact bucket (idempotent)
+    Bootstrap(bootstrap::BootstrapArgs),
     /// Check the AWS credentials, region, endpoint, account and local tools of an environment
     Doctor(doctor::DoctorArgs),
     /// List the capabilities and environments of the project
@@ -59,6 +62,7 @@ impl Cli {
         match self.command {
             Command::Render(args) => render::run(args, &self.global, printer),
             Command::Validate(args) => validate::run(args, &self.global, printer),
+            Command::Bootstrap(args) => bootstrap::run(args, &self.global, printer),
             Command::Doctor(args) => doctor::run(args, &self.global, printer),
             Command::List(args) => list::run(args, &self.global, printer),
         }

@@ -112,6 +112,29 @@ pub fn run(args: ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Result
     // Render and re-parse everything first: a broken template fails here, before lint.
     let mut results = Vec::new();
     for env in &envs {
+        let bootstrap = renderer.render_bootstrap(env)?;
+        let dir = out.join(&env.name).join("bootstrap");
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            action: "create directory",
+            path: dir.clone(),
+            source,
+        })?;
+        let path = dir.join("template.yaml");
+        std::fs::write(&path, &bootstrap.template).map_err(|source| Error::Io {
+            action: "write",
+            path: path.clone(),
+            source,
+        })?;
+        results.push(StackResult {
+            environment: env.name.clone(),
+            capability: "bootstrap".into(),
+            stack_name: bootstrap.stack_name.clone(),
+            resources: bootstrap.template_value["Resources"]
+                .as_object()
+                .map_or(0, |r| r.len()),
+            template: path,
+            findings: Vec::new(),
+        });
         for cap in &catalogue.capabilities {
             let rendered = renderer.render(cap, env)?;
             let files = write_rendered(&out, &rendered)?;

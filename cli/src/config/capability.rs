@@ -140,6 +140,14 @@ impl Capability {
                 ),
             ));
         }
+        if name == "bootstrap" {
+            return Err(source.error_at(
+                &[],
+                "capability name `bootstrap` is reserved for the environment's bootstrap stack"
+                    .into(),
+                Some("rename the folder under handlers/".into()),
+            ));
+        }
         let file: CapabilityFile = source.parse("a capability declaration")?;
 
         let mut routes = Vec::new();

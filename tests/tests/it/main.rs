@@ -1,5 +1,7 @@
 //! Integration tests of stackpro, one binary with one module per area.
 
+/// `stackpro bootstrap` against the local emulator.
+mod bootstrap;
 /// Spawning the real binary with a cleared environment.
 mod cli;
 /// `stackpro doctor` against the local emulator: credentials, endpoint, account.

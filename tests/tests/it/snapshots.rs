@@ -34,6 +34,45 @@ fn every_document_matches_its_snapshot() {
 }
 
 #[test]
+fn every_bootstrap_template_matches_its_snapshot_and_protects_the_bucket() {
+    let project = Project::discover(Some(&project_root()), &project_root()).unwrap();
+    let catalogue = Catalogue::load(&project).unwrap();
+    let renderer = Renderer::new(&project);
+    for env in catalogue.load_envs(&project, None).unwrap() {
+        let rendered = renderer.render_bootstrap(&env).unwrap();
+        insta::assert_snapshot!(format!("{}__bootstrap", env.name), rendered.template);
+        let bucket = &rendered.template_value["Resources"]["ArtifactBucket"];
+        assert_eq!(bucket["DeletionPolicy"], "Retain");
+        let p = &bucket["Properties"];
+        assert_eq!(p["VersioningConfiguration"]["Status"], "Enabled");
+        assert_eq!(
+            p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+                ["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+            "AES256"
+        );
+        for key in [
+            "BlockPublicAcls",
+            "BlockPublicPolicy",
+            "IgnorePublicAcls",
+            "RestrictPublicBuckets",
+        ] {
+            assert_eq!(p["PublicAccessBlockConfiguration"][key], true, "{key}");
+        }
+        let rule = &p["LifecycleConfiguration"]["Rules"][0];
+        assert_eq!(
+            rule["NoncurrentVersionExpiration"]["NoncurrentDays"],
+            stackpro::render::ARTIFACT_NONCURRENT_DAYS
+        );
+        let policy = &rendered.template_value["Resources"]["ArtifactBucketPolicy"]["Properties"]
+            ["PolicyDocument"];
+        assert_eq!(
+            policy["Statement"][0]["Condition"]["Bool"]["aws:SecureTransport"],
+            "false"
+        );
+    }
+}
+
+#[test]
 fn every_document_parses_back() {
     for (_, r) in render_all() {
         let template: Value = serde_yaml::from_str(&r.template).unwrap();
