@@ -67,6 +67,8 @@ impl Rendered {
 #[derive(Debug, Clone)]
 pub struct RenderedBootstrap {
     pub stack_name: String,
+    /// The tags in the template, which the stack carries too.
+    pub tags: BTreeMap<String, String>,
     pub template: String,
     pub template_value: serde_json::Value,
 }
@@ -191,11 +193,10 @@ impl Renderer {
 
     /// Renders the environment's bootstrap stack (the artifact bucket) and parses it back.
     pub fn render_bootstrap(&self, env: &EnvConfig) -> Result<RenderedBootstrap> {
-        let mut tags = env.tags.clone();
-        tags.insert("stackpro:environment".into(), env.name.clone());
+        let tags = env.resource_tags();
         let ctx = minijinja::context! {
             env => minijinja::context! { name => env.name.clone() },
-            tags => tags,
+            tags => tags.clone(),
             artifact_noncurrent_days => ARTIFACT_NONCURRENT_DAYS,
         };
         let template = self.render_one(BOOTSTRAP_TEMPLATE, &ctx, "bootstrap", env)?;
@@ -208,6 +209,7 @@ impl Renderer {
             })?;
         Ok(RenderedBootstrap {
             stack_name: bootstrap_stack_name(&env.name),
+            tags,
             template,
             template_value,
         })
@@ -413,9 +415,8 @@ impl Context {
             environment_variables.insert(key, flag_env_value(&value));
         }
 
-        let mut tags = env.tags.clone();
+        let mut tags = env.resource_tags();
         tags.insert("stackpro:capability".into(), cap.name.clone());
-        tags.insert("stackpro:environment".into(), env.name.clone());
 
         let config_hash = {
             let mut h = Sha256::new();

@@ -2,7 +2,6 @@
 //! holds the artifact bucket deploys upload handler zips to. Safe to run again.
 
 use std::fmt;
-use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
@@ -52,15 +51,7 @@ pub fn run(args: BootstrapArgs, global: &GlobalArgs, printer: &Printer) -> Resul
     let (project, catalogue) = global.load()?;
     let env = catalogue.load_env(&project, &args.env)?;
     let rendered = Renderer::new(&project).render_bootstrap(&env)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            action: "start the async runtime for",
-            path: PathBuf::from("AWS calls"),
-            source,
-        })?;
-    let report = runtime.block_on(async {
+    let report = super::aws_runtime()?.block_on(async {
         let ctx = AwsContext::load(&global.aws, &env).await;
         // Refuse the wrong account before anything is created in it.
         let identity = aws::caller_identity(&ctx).await?;
@@ -70,8 +61,7 @@ pub fn run(args: BootstrapArgs, global: &GlobalArgs, printer: &Printer) -> Resul
             &format!("{} in {}", rendered.stack_name, ctx.region),
         );
         let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
-        let mut tags: Vec<(String, String)> = env.tags.clone().into_iter().collect();
-        tags.push(("stackpro:environment".into(), env.name.clone()));
+        let tags: Vec<(String, String)> = rendered.tags.clone().into_iter().collect();
         let (action, stack) = stack::create_or_update(
             &ctx,
             &cfn,

@@ -110,15 +110,7 @@ pub fn run(args: DoctorArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         },
     ];
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| crate::error::Error::Io {
-            action: "start the async runtime for",
-            path: PathBuf::from("AWS calls"),
-            source,
-        })?;
-    let (ctx, identity) = runtime.block_on(async {
+    let (ctx, identity) = super::aws_runtime()?.block_on(async {
         let ctx = AwsContext::load(&global.aws, &env).await;
         let identity = aws::caller_identity(&ctx).await;
         (ctx, identity)

@@ -88,6 +88,19 @@ impl GlobalArgs {
     }
 }
 
+/// The single-threaded async runtime a command that calls AWS runs on; commands that
+/// never touch the network do not pay for one.
+pub(crate) fn aws_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            action: "start the async runtime for",
+            path: PathBuf::from("AWS calls"),
+            source,
+        })
+}
+
 /// Capabilities named on the command line, or `--all`.
 #[derive(Debug, Args)]
 pub struct CapabilitySelection {

@@ -76,23 +76,26 @@ pub fn run(args: RenderArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
     Ok(())
 }
 
+/// Writes `text` to `<dir>/<name>`, creating `dir`; returns the path written.
+pub fn write_document(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        action: "create directory",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join(name);
+    std::fs::write(&path, text).map_err(|source| Error::Io {
+        action: "write",
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}
+
 /// Writes the three documents of `rendered` under `<out>/<env>/<capability>/`.
 pub fn write_rendered(out: &Path, rendered: &Rendered) -> Result<RenderedFiles> {
     let dir = out.join(&rendered.environment).join(&rendered.capability);
-    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
-        action: "create directory",
-        path: dir.clone(),
-        source,
-    })?;
-    let write = |name: &str, text: &str| -> Result<PathBuf> {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|source| Error::Io {
-            action: "write",
-            path: path.clone(),
-            source,
-        })?;
-        Ok(path)
-    };
+    let write = |name: &str, text: &str| write_document(&dir, name, text);
     Ok(RenderedFiles {
         capability: rendered.capability.clone(),
         stack_name: rendered.stack_name.clone(),

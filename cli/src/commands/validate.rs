@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use super::render::write_rendered;
+use super::render::{write_document, write_rendered};
 use super::GlobalArgs;
 use crate::error::{Error, Result};
 use crate::lint::{find_cfn_lint, run_cfn_lint, Finding};
@@ -113,18 +113,11 @@ pub fn run(args: ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Result
     let mut results = Vec::new();
     for env in &envs {
         let bootstrap = renderer.render_bootstrap(env)?;
-        let dir = out.join(&env.name).join("bootstrap");
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
-            action: "create directory",
-            path: dir.clone(),
-            source,
-        })?;
-        let path = dir.join("template.yaml");
-        std::fs::write(&path, &bootstrap.template).map_err(|source| Error::Io {
-            action: "write",
-            path: path.clone(),
-            source,
-        })?;
+        let path = write_document(
+            &out.join(&env.name).join("bootstrap"),
+            "template.yaml",
+            &bootstrap.template,
+        )?;
         results.push(StackResult {
             environment: env.name.clone(),
             capability: "bootstrap".into(),

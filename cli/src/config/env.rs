@@ -307,6 +307,13 @@ impl EnvConfig {
             .collect()
     }
 
+    /// The environment's tags plus `stackpro:environment`, for every stack and resource.
+    pub fn resource_tags(&self) -> BTreeMap<String, String> {
+        let mut tags = self.tags.clone();
+        tags.insert("stackpro:environment".into(), self.name.clone());
+        tags
+    }
+
     /// The stack of a capability in this environment.
     pub fn stack_name(&self, capability: &str) -> String {
         format!("stackpro-{capability}-{}", self.name)

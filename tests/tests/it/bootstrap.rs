@@ -3,12 +3,8 @@
 
 use stackpro_tests::{Emulator, ProjectCopy};
 
-use crate::cli::stackpro_with;
+use crate::cli::{stackpro_with, DUMMY_CREDS as CREDS};
 
-const CREDS: [(&str, &str); 2] = [
-    ("AWS_ACCESS_KEY_ID", "testing"),
-    ("AWS_SECRET_ACCESS_KEY", "testing"),
-];
 const BUCKET: &str = "stackpro-artifacts-local-123456789012-us-east-1";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,6 +57,12 @@ pub fn stackpro_with(project: &Path, args: &[&str], vars: &[(&str, &str)]) -> Ru
     run
 }
 
+/// Dummy static credentials: the emulator accepts any, and nothing real is ever set.
+pub const DUMMY_CREDS: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+];
+
 pub fn stackpro(project: &Path, args: &[&str]) -> Run {
     stackpro_with(project, args, &[])
 }

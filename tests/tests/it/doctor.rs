@@ -3,12 +3,7 @@
 
 use stackpro_tests::{Emulator, ProjectCopy};
 
-use crate::cli::stackpro_with;
-
-const CREDS: [(&str, &str); 2] = [
-    ("AWS_ACCESS_KEY_ID", "testing"),
-    ("AWS_SECRET_ACCESS_KEY", "testing"),
-];
+use crate::cli::{stackpro_with, DUMMY_CREDS as CREDS};
 
 #[test]
 fn doctor_reports_the_identity_from_the_emulator() {
