@@ -121,6 +121,18 @@ pub enum Error {
         actual: String,
     },
 
+    /// A stack in a state the operation cannot go on from, or that ended badly.
+    #[error("stack {stack} {message}")]
+    Stack {
+        stack: String,
+        message: String,
+        help: Option<String>,
+    },
+
+    /// An operation that needs a person's yes, asked where nobody can answer.
+    #[error("{message}")]
+    Confirmation { message: String, help: String },
+
     /// An operation that ran and reported failures (counted in its report).
     #[error("{0}")]
     Failed(String),
@@ -134,13 +146,15 @@ impl Error {
             | Error::UnknownName { .. }
             | Error::NoProject { .. }
             | Error::NoCredentials { .. }
-            | Error::WrongAccount { .. } => ExitStatus::Usage,
+            | Error::WrongAccount { .. }
+            | Error::Confirmation { .. } => ExitStatus::Usage,
             Error::Io { .. }
             | Error::Render { .. }
             | Error::Reparse { .. }
             | Error::Tool { .. }
             | Error::Unreachable { .. }
             | Error::Aws { .. }
+            | Error::Stack { .. }
             | Error::Failed(_) => ExitStatus::Failure,
         }
     }
@@ -148,9 +162,11 @@ impl Error {
     /// The next step a person can take, when there is one.
     pub fn help(&self) -> Option<String> {
         match self {
-            Error::ConfigAt { help, .. } | Error::Config { help, .. } | Error::Tool { help, .. } => {
-                help.clone()
-            }
+            Error::ConfigAt { help, .. }
+            | Error::Config { help, .. }
+            | Error::Tool { help, .. }
+            | Error::Stack { help, .. } => help.clone(),
+            Error::Confirmation { help, .. } => Some(help.clone()),
             Error::UnknownName {
                 kind,
                 known,

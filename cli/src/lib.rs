@@ -6,12 +6,17 @@
 //! (no network); [`aws`] is the only door to AWS.
 
 pub mod aws;
+pub mod build;
 pub mod commands;
 pub mod config;
+pub mod deploy;
+pub mod diff;
 pub mod error;
 pub mod lint;
 pub mod printer;
+pub mod progress;
 pub mod project;
+pub mod record;
 pub mod render;
 pub mod stack;
 

@@ -303,9 +303,6 @@ struct Context {
     alarms: AlarmView,
     tags: BTreeMap<String, String>,
     environment_variables: BTreeMap<String, String>,
-    /// Short hash of the function configuration: part of the published version's
-    /// description, so a configuration change publishes a new version.
-    config_hash: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -418,13 +415,6 @@ impl Context {
         let mut tags = env.resource_tags();
         tags.insert("stackpro:capability".into(), cap.name.clone());
 
-        let config_hash = {
-            let mut h = Sha256::new();
-            h.update(serde_json::to_vec(&environment_variables).unwrap_or_default());
-            h.update(format!("{}/{}", lambda.memory_mb, lambda.timeout_seconds));
-            hex(&h.finalize())[..12].to_string()
-        };
-
         Context {
             env: EnvView {
                 name: env.name.clone(),
@@ -476,7 +466,6 @@ impl Context {
             lambda,
             tags,
             environment_variables,
-            config_hash,
         }
     }
 }

@@ -7,8 +7,11 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-use aws_sdk_cloudformation::types::{Capability, Stack, StackStatus, Tag};
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeSetStatus, ChangeSetType, Parameter, Stack, StackEvent, StackStatus, Tag,
+};
 use aws_sdk_cloudformation::Client;
+use serde::Serialize;
 
 use crate::aws::AwsContext;
 use crate::error::{Error, Result};
@@ -242,6 +245,556 @@ impl Default for Backoff {
     }
 }
 
+/// What a deploy does with the stack it found, decided from its status alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "status")]
+pub enum StackState {
+    /// No stack: create it.
+    Missing,
+    /// Settled and updatable.
+    Ready(String),
+    /// An operation is running: wait for it (or stop with `--no-wait`).
+    InProgress(String),
+    /// A stack that never got resources (a failed first create, an unexecuted
+    /// change set): delete it and create it again.
+    RecreateEmpty(String),
+    /// A state no update can start from; the string says how to get out of it.
+    Stuck { status: String, help: String },
+}
+
+/// Classifies a stack status for `capability` in `env` (used in the help it gives).
+pub fn classify(status: Option<&StackStatus>, capability: &str, env: &str) -> StackState {
+    let Some(status) = status else {
+        return StackState::Missing;
+    };
+    let s = status.as_str().to_string();
+    match status {
+        _ if is_in_progress(status) && *status != StackStatus::ReviewInProgress => {
+            StackState::InProgress(s)
+        }
+        StackStatus::RollbackComplete | StackStatus::ReviewInProgress => {
+            StackState::RecreateEmpty(s)
+        }
+        StackStatus::UpdateRollbackFailed => StackState::Stuck {
+            status: s,
+            help: format!(
+                "the last update could not be rolled back; run `stackpro rollback {capability} --env {env}` \
+                 to continue the rollback (ContinueUpdateRollback), then deploy again"
+            ),
+        },
+        StackStatus::RollbackFailed => StackState::Stuck {
+            status: s,
+            help: format!(
+                "the first create failed and could not be cleaned up; fix or delete the resources named in \
+                 the stack's events, then run `stackpro destroy {capability} --env {env}` and deploy again"
+            ),
+        },
+        StackStatus::DeleteFailed => StackState::Stuck {
+            status: s,
+            help: format!(
+                "a delete failed part way; run `stackpro destroy {capability} --env {env}` again once the \
+                 resources named in the stack's events can be deleted"
+            ),
+        },
+        StackStatus::DeleteComplete => StackState::Missing,
+        StackStatus::ImportRollbackFailed | StackStatus::UpdateFailed | StackStatus::CreateFailed => {
+            StackState::Stuck {
+                status: s,
+                help: "the stack needs a person: read its events (`stackpro status`) and repair it in the CloudFormation console".into(),
+            }
+        }
+        _ => StackState::Ready(s),
+    }
+}
+
+/// A stack event as reported to people and programs.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Event {
+    pub event_id: String,
+    /// RFC 3339.
+    pub timestamp: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Event {
+    pub fn from_sdk(e: &StackEvent) -> Self {
+        Event {
+            event_id: e.event_id().unwrap_or_default().to_string(),
+            timestamp: e
+                .timestamp()
+                .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+                .unwrap_or_default(),
+            logical_id: e.logical_resource_id().unwrap_or_default().to_string(),
+            resource_type: e.resource_type().unwrap_or_default().to_string(),
+            status: e
+                .resource_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            reason: e
+                .resource_status_reason()
+                .filter(|r| !r.is_empty())
+                .map(str::to_string),
+        }
+    }
+
+    pub fn is_stack(&self) -> bool {
+        self.resource_type == "AWS::CloudFormation::Stack"
+    }
+
+    pub fn is_failure(&self) -> bool {
+        self.status.ends_with("_FAILED")
+    }
+}
+
+/// A resource that failed, with its reason.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failure {
+    pub logical_id: String,
+    pub resource_type: String,
+    pub status: String,
+    pub reason: String,
+}
+
+/// Reasons that only echo another failure: never the cause.
+const ECHO_REASONS: &[&str] = &[
+    "Resource creation cancelled",
+    "Resource update cancelled",
+    "Rollback requested by user",
+    "Resource handler returned message: \"null\"",
+];
+
+/// The resources that failed in `events` (oldest first), with their own reason, not the
+/// echoes ("Resource creation cancelled", "Rollback requested by user"). The stack's own
+/// failure is reported only when no resource failure says more.
+pub fn failures(events: &[Event]) -> Vec<Failure> {
+    let to_failure = |e: &Event| Failure {
+        logical_id: e.logical_id.clone(),
+        resource_type: e.resource_type.clone(),
+        status: e.status.clone(),
+        reason: e.reason.clone().unwrap_or_else(|| "no reason given".into()),
+    };
+    let is_echo = |e: &Event| {
+        e.reason
+            .as_deref()
+            .is_some_and(|r| ECHO_REASONS.iter().any(|echo| r.starts_with(echo)))
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let resources: Vec<Failure> = events
+        .iter()
+        .filter(|e| e.is_failure() && !e.is_stack() && !is_echo(e))
+        .filter(|e| seen.insert((e.logical_id.clone(), e.status.clone())))
+        .map(to_failure)
+        .collect();
+    if !resources.is_empty() {
+        return resources;
+    }
+    events
+        .iter()
+        .filter(|e| e.is_failure() && !is_echo(e))
+        .map(to_failure)
+        .collect()
+}
+
+/// The stack events newer than `since` (an RFC 3339 time, exclusive) and not in
+/// `seen`, oldest first. Reads pages newest-first and stops at the first older event.
+pub async fn events_since(
+    ctx: &AwsContext,
+    cfn: &Client,
+    name: &str,
+    since: &aws_smithy_types::DateTime,
+    seen: &std::collections::HashSet<String>,
+) -> Result<Vec<Event>, EventsError> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    'pages: loop {
+        let page = cfn
+            .describe_stack_events()
+            .stack_name(name)
+            .set_next_token(token.clone())
+            .send()
+            .await;
+        let page = match page {
+            Ok(p) => p,
+            Err(err) if err.code().is_some_and(|c| c.contains("Throttl")) => {
+                return Err(EventsError::Throttled)
+            }
+            Err(err) => {
+                return Err(EventsError::Other(ctx.error(
+                    "cloudformation",
+                    "DescribeStackEvents",
+                    name,
+                    err,
+                )))
+            }
+        };
+        for e in page.stack_events() {
+            if e.timestamp()
+                .is_some_and(|t| t.as_nanos() < since.as_nanos())
+            {
+                break 'pages;
+            }
+            let id = e.event_id().unwrap_or_default();
+            if seen.contains(id) {
+                continue;
+            }
+            out.push(Event::from_sdk(e));
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// Where a watch starts: events at or after `since` that are not in `seen` are new.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    pub since: aws_smithy_types::DateTime,
+    pub seen: std::collections::HashSet<String>,
+}
+
+impl Baseline {
+    /// A stack with no history worth skipping (a new stack).
+    pub fn everything() -> Self {
+        Baseline {
+            since: aws_smithy_types::DateTime::from_secs(0),
+            seen: Default::default(),
+        }
+    }
+
+    /// The stack's newest events, read before an operation starts, so only the
+    /// operation's own events are shown (without trusting this machine's clock).
+    pub async fn read(ctx: &AwsContext, cfn: &Client, name: &str) -> Result<Self> {
+        let page = cfn
+            .describe_stack_events()
+            .stack_name(name)
+            .send()
+            .await
+            .map_err(|e| ctx.error("cloudformation", "DescribeStackEvents", name, e))?;
+        let events = page.stack_events();
+        Ok(Baseline {
+            since: events
+                .first()
+                .and_then(|e| e.timestamp().cloned())
+                .unwrap_or(aws_smithy_types::DateTime::from_secs(0)),
+            seen: events
+                .iter()
+                .filter_map(|e| e.event_id().map(str::to_string))
+                .collect(),
+        })
+    }
+}
+
+/// Why reading events did not work this time.
+#[derive(Debug)]
+pub enum EventsError {
+    /// Slow down and try again.
+    Throttled,
+    Other(Error),
+}
+
+/// How a watched operation ended.
+#[derive(Debug, Clone)]
+pub struct Watched {
+    pub stack: Stack,
+    pub events: Vec<Event>,
+}
+
+/// Follows a stack operation started at `since` until it settles: every new event goes
+/// to `on_event` as it appears. Polls adaptively (fast at first, slower later, jitter);
+/// throttling only slows it down.
+pub async fn watch(
+    ctx: &AwsContext,
+    cfn: &Client,
+    name: &str,
+    baseline: Baseline,
+    limit: Duration,
+    on_event: &(dyn Fn(&Event) + Sync),
+) -> Result<Watched> {
+    let start = Instant::now();
+    let mut poll = Backoff::new();
+    let Baseline { since, mut seen } = baseline;
+    let mut all = Vec::new();
+    loop {
+        let mut throttled = false;
+        match events_since(ctx, cfn, name, &since, &seen).await {
+            Ok(events) => {
+                for e in events {
+                    seen.insert(e.event_id.clone());
+                    on_event(&e);
+                    all.push(e);
+                }
+            }
+            Err(EventsError::Throttled) => throttled = true,
+            Err(EventsError::Other(err)) => return Err(err),
+        }
+        if !throttled {
+            match cfn.describe_stacks().stack_name(name).send().await {
+                Ok(out) => {
+                    if let Some(stack) = out.stacks().first() {
+                        if !stack.stack_status().is_some_and(is_in_progress) {
+                            // Events written between the last read and the end.
+                            if let Ok(events) = events_since(ctx, cfn, name, &since, &seen).await {
+                                for e in events {
+                                    on_event(&e);
+                                    all.push(e);
+                                }
+                            }
+                            return Ok(Watched {
+                                stack: stack.clone(),
+                                events: all,
+                            });
+                        }
+                    }
+                }
+                Err(err) if err.code().is_some_and(|c| c.contains("Throttl")) => throttled = true,
+                Err(err) => return Err(ctx.error("cloudformation", "DescribeStacks", name, err)),
+            }
+        }
+        if throttled {
+            poll.throttled();
+        } else {
+            poll.step();
+        }
+        if start.elapsed() > limit {
+            return Err(Error::Aws {
+                operation: "waiting for the stack",
+                target: name.to_string(),
+                detail: format!(
+                    "still in progress after {} s; it goes on in CloudFormation: follow it with `stackpro status`",
+                    limit.as_secs()
+                ),
+            });
+        }
+        tokio::time::sleep(poll.delay()).await;
+    }
+}
+
+/// Stack parameters from a map.
+pub fn parameters(values: &std::collections::BTreeMap<String, String>) -> Vec<Parameter> {
+    values
+        .iter()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
+        .collect()
+}
+
+/// Stack tags from a map.
+pub fn tags(values: &std::collections::BTreeMap<String, String>) -> Vec<Tag> {
+    values
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// A change set's view of one resource change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeSetChange {
+    pub action: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    /// `True`, `False` or `Conditional` (CloudFormation's words); `None` for adds and removes.
+    pub replacement: Option<String>,
+    /// The properties the change set says change.
+    pub properties: Vec<String>,
+}
+
+/// A created change set: its id and what it would do (empty when it found no changes).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeSet {
+    pub id: String,
+    pub name: String,
+    pub changes: Vec<ChangeSetChange>,
+    /// CloudFormation said there is nothing to change (the change set is deleted).
+    pub empty: bool,
+}
+
+/// Creates an UPDATE change set and waits for it to be ready. A change set with no
+/// changes is deleted and reported `empty`: an empty change set is a success.
+pub async fn create_change_set(
+    ctx: &AwsContext,
+    cfn: &Client,
+    stack: &str,
+    template: &str,
+    params: &std::collections::BTreeMap<String, String>,
+    stack_tags: &std::collections::BTreeMap<String, String>,
+) -> Result<ChangeSet> {
+    let name = format!(
+        "stackpro-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    );
+    let created = cfn
+        .create_change_set()
+        .stack_name(stack)
+        .change_set_name(&name)
+        .change_set_type(ChangeSetType::Update)
+        .template_body(template)
+        .set_parameters(Some(parameters(params)))
+        .set_tags(Some(tags(stack_tags)))
+        .capabilities(Capability::CapabilityIam)
+        .description("created by stackpro deploy")
+        .send()
+        .await
+        .map_err(|e| ctx.error("cloudformation", "CreateChangeSet", stack, e))?;
+    let id = created.id().unwrap_or(&name).to_string();
+    let mut poll = Backoff::new();
+    let start = Instant::now();
+    loop {
+        let described = match cfn
+            .describe_change_set()
+            .change_set_name(&id)
+            .stack_name(stack)
+            .send()
+            .await
+        {
+            Ok(d) => d,
+            Err(err) if err.code().is_some_and(|c| c.contains("Throttl")) => {
+                poll.throttled();
+                tokio::time::sleep(poll.delay()).await;
+                continue;
+            }
+            Err(err) => return Err(ctx.error("cloudformation", "DescribeChangeSet", stack, err)),
+        };
+        match described.status() {
+            Some(ChangeSetStatus::CreateComplete) => {
+                let mut changes = Vec::new();
+                for c in described.changes() {
+                    let Some(rc) = c.resource_change() else {
+                        continue;
+                    };
+                    changes.push(ChangeSetChange {
+                        action: rc
+                            .action()
+                            .map(|a| a.as_str().to_string())
+                            .unwrap_or_default(),
+                        logical_id: rc.logical_resource_id().unwrap_or_default().to_string(),
+                        resource_type: rc.resource_type().unwrap_or_default().to_string(),
+                        replacement: rc.replacement().map(|r| r.as_str().to_string()),
+                        properties: rc
+                            .details()
+                            .iter()
+                            .filter_map(|d| d.target().and_then(|t| t.name()))
+                            .map(str::to_string)
+                            .collect(),
+                    });
+                }
+                // Change sets list pages of 100 changes; ours are far smaller, and a
+                // larger one is still executed whole.
+                let empty = changes.is_empty();
+                if empty {
+                    delete_change_set(ctx, cfn, stack, &id).await?;
+                }
+                return Ok(ChangeSet {
+                    id,
+                    name,
+                    changes,
+                    empty,
+                });
+            }
+            Some(ChangeSetStatus::Failed) => {
+                let reason = described.status_reason().unwrap_or("no reason given");
+                if reason.contains("didn't contain changes")
+                    || reason.contains("No updates are to be performed")
+                {
+                    delete_change_set(ctx, cfn, stack, &id).await?;
+                    return Ok(ChangeSet {
+                        id,
+                        name,
+                        changes: Vec::new(),
+                        empty: true,
+                    });
+                }
+                let _ = delete_change_set(ctx, cfn, stack, &id).await;
+                return Err(Error::Aws {
+                    operation: "CreateChangeSet",
+                    target: stack.to_string(),
+                    detail: format!("the change set failed: {reason}"),
+                });
+            }
+            _ => poll.step(),
+        }
+        if start.elapsed() > Duration::from_secs(10 * 60) {
+            return Err(Error::Aws {
+                operation: "CreateChangeSet",
+                target: stack.to_string(),
+                detail: "the change set was not ready after 10 minutes".into(),
+            });
+        }
+        tokio::time::sleep(poll.delay()).await;
+    }
+}
+
+pub async fn delete_change_set(
+    ctx: &AwsContext,
+    cfn: &Client,
+    stack: &str,
+    id: &str,
+) -> Result<()> {
+    cfn.delete_change_set()
+        .stack_name(stack)
+        .change_set_name(id)
+        .send()
+        .await
+        .map_err(|e| ctx.error("cloudformation", "DeleteChangeSet", stack, e))?;
+    Ok(())
+}
+
+/// The stack's outputs as a map.
+pub fn outputs(stack: &Stack) -> std::collections::BTreeMap<String, String> {
+    stack
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+        .collect()
+}
+
+/// The stack's parameters as a map.
+pub fn parameter_values(stack: &Stack) -> std::collections::BTreeMap<String, String> {
+    stack
+        .parameters()
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.parameter_key()?.to_string(),
+                p.parameter_value()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// The stack's tags as a map.
+pub fn tag_values(stack: &Stack) -> std::collections::BTreeMap<String, String> {
+    stack
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect()
+}
+
+/// The deployed template's text.
+pub async fn template_body(ctx: &AwsContext, cfn: &Client, name: &str) -> Result<String> {
+    let out = cfn
+        .get_template()
+        .stack_name(name)
+        .send()
+        .await
+        .map_err(|e| ctx.error("cloudformation", "GetTemplate", name, e))?;
+    Ok(out.template_body().unwrap_or_default().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +828,44 @@ mod tests {
         assert!(!is_in_progress(&StackStatus::UpdateRollbackFailed));
         assert!(is_success(&StackStatus::UpdateComplete));
         assert!(!is_success(&StackStatus::RollbackComplete));
+    }
+
+    #[test]
+    fn every_state_a_deploy_can_meet_has_an_action() {
+        let c = |s: StackStatus| classify(Some(&s), "messaging", "sandbox");
+        assert_eq!(classify(None, "m", "e"), StackState::Missing);
+        assert_eq!(
+            c(StackStatus::UpdateComplete),
+            StackState::Ready("UPDATE_COMPLETE".into())
+        );
+        assert_eq!(
+            c(StackStatus::UpdateRollbackComplete),
+            StackState::Ready("UPDATE_ROLLBACK_COMPLETE".into())
+        );
+        assert_eq!(
+            c(StackStatus::UpdateInProgress),
+            StackState::InProgress("UPDATE_IN_PROGRESS".into())
+        );
+        assert_eq!(
+            c(StackStatus::RollbackComplete),
+            StackState::RecreateEmpty("ROLLBACK_COMPLETE".into())
+        );
+        assert_eq!(
+            c(StackStatus::ReviewInProgress),
+            StackState::RecreateEmpty("REVIEW_IN_PROGRESS".into())
+        );
+        match c(StackStatus::UpdateRollbackFailed) {
+            StackState::Stuck { help, .. } => {
+                assert!(
+                    help.contains("stackpro rollback messaging --env sandbox"),
+                    "{help}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            c(StackStatus::DeleteFailed),
+            StackState::Stuck { .. }
+        ));
     }
 }

@@ -70,6 +70,49 @@ impl ProjectCopy {
     }
 }
 
+impl ProjectCopy {
+    /// Puts a handler zip where `stackpro build` leaves it for each capability
+    /// (`.stackpro/lambda/<binary>/bootstrap.zip`), for `deploy --no-build`. `version`
+    /// changes the bytes of the `bootstrap` inside, as a code change would.
+    pub fn with_artifacts(&self, version: &str) -> &Self {
+        for cap in std::fs::read_dir(self.path().join("handlers"))
+            .unwrap()
+            .flatten()
+        {
+            let file = cap.path().join("capability.yaml");
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+            let binary = doc["handler"]["binary"].as_str().unwrap();
+            let content = format!("#!/bin/sh\n# {binary} handler build {version}\n");
+            let dir = self.path().join(".stackpro/lambda").join(binary);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join("bootstrap.zip"),
+                zip_of("bootstrap", content.as_bytes()),
+            )
+            .unwrap();
+        }
+        self
+    }
+}
+
+/// A zip archive holding one file.
+pub fn zip_of(name: &str, content: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = zip::ZipWriter::new(&mut out);
+    w.start_file(
+        name,
+        zip::write::SimpleFileOptions::default().unix_permissions(0o755),
+    )
+    .unwrap();
+    w.write_all(content).unwrap();
+    w.finish().unwrap();
+    out.into_inner()
+}
+
 impl Default for ProjectCopy {
     fn default() -> Self {
         Self::new()

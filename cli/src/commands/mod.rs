@@ -11,9 +11,13 @@ use crate::printer::{OutputFormat, Printer};
 use crate::project::Project;
 
 pub mod bootstrap;
+pub mod build;
+pub mod deploy;
+pub mod destroy;
 pub mod doctor;
 pub mod list;
 pub mod render;
+pub mod status;
 pub mod validate;
 
 #[derive(Debug, Parser)]
@@ -51,6 +55,14 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Create or update the environment's artifact bucket (idempotent)
     Bootstrap(bootstrap::BootstrapArgs),
+    /// Build handler crates into Lambda zips with cargo-lambda
+    Build(build::BuildArgs),
+    /// Build, upload, preview and deploy capabilities' stacks
+    Deploy(deploy::DeployArgs),
+    /// Show capabilities' stack state, last deployment, outputs, live version and alarms
+    Status(status::StatusArgs),
+    /// Delete a capability's stack (its tables are kept)
+    Destroy(destroy::DestroyArgs),
     /// Check the AWS credentials, region, endpoint, account and local tools of an environment
     Doctor(doctor::DoctorArgs),
     /// List the capabilities and environments of the project
@@ -63,6 +75,10 @@ impl Cli {
             Command::Render(args) => render::run(args, &self.global, printer),
             Command::Validate(args) => validate::run(args, &self.global, printer),
             Command::Bootstrap(args) => bootstrap::run(args, &self.global, printer),
+            Command::Build(args) => build::run(args, &self.global, printer),
+            Command::Deploy(args) => deploy::run(args, &self.global, printer),
+            Command::Status(args) => status::run(args, &self.global, printer),
+            Command::Destroy(args) => destroy::run(args, &self.global, printer),
             Command::Doctor(args) => doctor::run(args, &self.global, printer),
             Command::List(args) => list::run(args, &self.global, printer),
         }
@@ -127,4 +143,29 @@ impl CapabilitySelection {
         }
         catalogue.select(&self.capabilities, self.all)
     }
+}
+
+/// Asks a yes/no question on the terminal; anything but y/yes is no.
+pub(crate) fn ask(question: &str) -> Result<bool> {
+    use std::io::Write;
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|source| Error::Io {
+            action: "read the answer from",
+            path: PathBuf::from("the terminal"),
+            source,
+        })?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// Whether a person is there to answer a question: stdin and stderr are terminals.
+pub(crate) fn interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }

@@ -4,6 +4,8 @@
 mod bootstrap;
 /// Spawning the real binary with a cleared environment.
 mod cli;
+/// `stackpro deploy`, `status` and `destroy` end to end on the local emulator.
+mod deploy;
 /// `stackpro doctor` against the local emulator: credentials, endpoint, account.
 mod doctor;
 /// Rendered stacks deployed to the local emulator with the real SDK.

@@ -172,7 +172,7 @@ fn the_role_names_its_resources_and_never_grants_star() {
 }
 
 #[test]
-fn function_alias_api_and_permission_are_wired_to_the_live_alias() {
+fn function_version_and_api_are_wired_to_the_live_alias() {
     for (env, r) in render_all() {
         let res = &r.template_value["Resources"];
         let f = &res["Function"]["Properties"];
@@ -186,23 +186,15 @@ fn function_alias_api_and_permission_are_wired_to_the_live_alias() {
         assert_eq!(vars["STACKPRO_ENV"], env.name.as_str());
         assert_eq!(vars["STACKPRO_CAPABILITY"], r.capability.as_str());
 
-        assert_eq!(
-            res["FunctionVersion"]["Properties"]["CodeSha256"]["Ref"],
-            "CodeSha256"
-        );
-        assert_eq!(res["LiveAlias"]["Properties"]["Name"], "live");
-        assert_eq!(
-            res["LiveAlias"]["Properties"]["FunctionVersion"]["Fn::GetAtt"],
-            serde_json::json!(["FunctionVersion", "Version"])
-        );
+        // Versions, the alias and its invoke permission belong to `stackpro deploy`
+        // (Lambda API), so rollbacks and canaries never drift from the template.
+        for release in ["FunctionVersion", "LiveAlias", "InvokePermission"] {
+            assert!(res.get(release).is_none(), "{release}");
+        }
         let integration = &res["Integration"]["Properties"];
         assert_eq!(integration["PayloadFormatVersion"], "2.0");
         assert_eq!(
             integration["IntegrationUri"]["Fn::Sub"],
-            "${Function.Arn}:live"
-        );
-        assert_eq!(
-            res["InvokePermission"]["Properties"]["FunctionName"]["Fn::Sub"],
             "${Function.Arn}:live"
         );
         let stage = &res["DefaultStage"]["Properties"];
@@ -225,7 +217,7 @@ fn function_alias_api_and_permission_are_wired_to_the_live_alias() {
             )
         );
         let outputs = r.template_value["Outputs"].as_object().unwrap();
-        for key in ["ApiUrl", "FunctionName", "AliasArn", "FunctionVersionArn"] {
+        for key in ["ApiUrl", "ApiId", "FunctionName", "AliasArn"] {
             assert!(outputs.contains_key(key), "{key} missing");
         }
         assert_eq!(

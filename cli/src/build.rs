@@ -1,0 +1,345 @@
+//! Building handler crates into Lambda zips with cargo-lambda, and reading what a build
+//! produced (no network).
+//!
+//! One `cargo lambda build` runs for every binary asked for, with the zig linker and an
+//! explicit glibc-versioned target so the binary runs on `provided.al2023` whatever the
+//! build machine's glibc is. Artifacts are identified by the SHA-256 of the `bootstrap`
+//! binary inside the zip: the zip's own bytes change with the binary's mtime, the binary's
+//! do not when the code did not change.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::config::Capability;
+use crate::error::{Error, Result};
+use crate::project::Project;
+use crate::render::hex;
+
+/// The target every handler is built for: x86_64 Linux, linked against glibc 2.17 so
+/// the binary loads on any Amazon Linux (provided.al2023 included).
+pub const LAMBDA_TARGET: &str = "x86_64-unknown-linux-gnu.2.17";
+
+/// Overrides the cargo target directory of handler builds (CI keeps it between runs).
+pub const TARGET_DIR_ENV: &str = "STACKPRO_LAMBDA_TARGET_DIR";
+
+/// One handler zip, ready to upload.
+#[derive(Debug, Clone, Serialize)]
+pub struct Artifact {
+    pub capability: String,
+    pub package: String,
+    pub binary: String,
+    pub zip: PathBuf,
+    pub zip_bytes: u64,
+    /// Hex SHA-256 of the `bootstrap` binary in the zip: what identifies the code.
+    pub binary_sha256: String,
+    /// Base64 SHA-256 of the zip bytes: Lambda's `CodeSha256` of this zip.
+    pub code_sha256: String,
+}
+
+/// Where cargo-lambda writes zips: `<project>/.stackpro/lambda/<binary>/bootstrap.zip`.
+pub fn lambda_dir(project: &Project) -> PathBuf {
+    project.root().join(".stackpro").join("lambda")
+}
+
+/// The zip of one capability's handler binary.
+pub fn zip_path(project: &Project, cap: &Capability) -> PathBuf {
+    lambda_dir(project)
+        .join(&cap.handler.binary)
+        .join("bootstrap.zip")
+}
+
+/// The cargo target directory of handler builds: `$STACKPRO_LAMBDA_TARGET_DIR`, else
+/// `<project>/target/lambda-build`, apart from the CLI's own so the two builds (debug
+/// host binaries, release cross-linked handlers) never invalidate each other.
+pub fn target_dir(project: &Project) -> PathBuf {
+    match std::env::var_os(TARGET_DIR_ENV).filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => project.root().join("target").join("lambda-build"),
+    }
+}
+
+/// The binaries of each package of the project's Cargo workspace (`cargo metadata`).
+/// A project without a `Cargo.toml` has none.
+pub fn workspace_binaries(project: &Project) -> Result<BTreeMap<String, Vec<String>>> {
+    let manifest = project.root().join("Cargo.toml");
+    if !manifest.is_file() {
+        return Ok(BTreeMap::new());
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(&cargo)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::Tool {
+            tool: "cargo",
+            message: format!("could not start `cargo metadata`: {e}"),
+            help: Some("install Rust with rustup so `cargo` is on PATH".into()),
+        })?;
+    if !out.status.success() {
+        return Err(Error::Tool {
+            tool: "cargo",
+            message: format!(
+                "`cargo metadata` failed for {}: {}",
+                manifest.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            help: Some("fix the workspace's Cargo.toml so `cargo metadata` succeeds".into()),
+        });
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| Error::Tool {
+        tool: "cargo",
+        message: format!("`cargo metadata` printed something that is not JSON: {e}"),
+        help: None,
+    })?;
+    let mut packages = BTreeMap::new();
+    for package in meta["packages"].as_array().into_iter().flatten() {
+        let name = package["name"].as_str().unwrap_or_default().to_string();
+        let bins = package["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| {
+                t["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "bin"))
+            })
+            .filter_map(|t| t["name"].as_str().map(str::to_string))
+            .collect();
+        packages.insert(name, bins);
+    }
+    Ok(packages)
+}
+
+/// Why a capability cannot be built, when its crate is not in the workspace.
+pub fn missing_crate(cap: &Capability, packages: &BTreeMap<String, Vec<String>>) -> Option<String> {
+    match packages.get(&cap.handler.package) {
+        None => Some(format!(
+            "package {} is not in the project's Cargo workspace",
+            cap.handler.package
+        )),
+        Some(bins) if !bins.contains(&cap.handler.binary) => Some(format!(
+            "package {} has no binary {} (it has: {})",
+            cap.handler.package,
+            cap.handler.binary,
+            if bins.is_empty() {
+                "none".to_string()
+            } else {
+                bins.join(", ")
+            }
+        )),
+        Some(_) => None,
+    }
+}
+
+/// The cargo-lambda executable and the PATH that gives it zig: the project's venv
+/// first (where `scripts/setup.sh` installs both), then the caller's PATH.
+fn toolchain(project: &Project) -> Result<(PathBuf, std::ffi::OsString)> {
+    let venv = project.venv_bin();
+    let mut dirs = vec![venv.clone()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(&dirs).unwrap_or_default();
+    let find = |name: &str| dirs.iter().map(|d| d.join(name)).find(|p| p.is_file());
+    let install = "run `bash scripts/setup.sh` (installs cargo-lambda and ziglang into .venv), \
+                   or `pip install cargo-lambda ziglang`";
+    let cargo_lambda = find("cargo-lambda").ok_or_else(|| Error::Tool {
+        tool: "cargo-lambda",
+        message: format!(
+            "cargo-lambda is not installed (looked in {} and PATH)",
+            venv.display()
+        ),
+        help: Some(install.into()),
+    })?;
+    let has_zig = find("zig").is_some() || {
+        find("python3").is_some_and(|python| {
+            Command::new(python)
+                .args(["-c", "import ziglang"])
+                .env("PATH", &path)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+    };
+    if !has_zig {
+        return Err(Error::Tool {
+            tool: "zig",
+            message: "zig is not installed: cargo-lambda links handlers with it for the glibc 2.17 target".into(),
+            help: Some(install.into()),
+        });
+    }
+    Ok((cargo_lambda, path))
+}
+
+/// Builds the handlers of `caps` with one `cargo lambda build` and returns their artifacts.
+/// cargo-lambda's own output goes to stderr, so stdout stays a clean report.
+pub fn build(project: &Project, caps: &[&Capability]) -> Result<Vec<Artifact>> {
+    if caps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (cargo_lambda, path) = toolchain(project)?;
+    let mut cmd = Command::new(cargo_lambda);
+    cmd.args([
+        "lambda",
+        "build",
+        "--release",
+        "--locked",
+        "--output-format",
+        "zip",
+        "--compiler",
+        "cargo-zigbuild",
+        "--target",
+        LAMBDA_TARGET,
+        "--skip-target-check",
+    ])
+    .arg("--lambda-dir")
+    .arg(lambda_dir(project))
+    .arg("--target-dir")
+    .arg(target_dir(project));
+    let mut seen = std::collections::BTreeSet::new();
+    for cap in caps {
+        if seen.insert(&cap.handler.package) {
+            cmd.args(["--package", &cap.handler.package]);
+        }
+        cmd.args(["--bin", &cap.handler.binary]);
+    }
+    cmd.current_dir(project.root())
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .stdout(std::io::stderr());
+    let status = cmd.status().map_err(|e| Error::Tool {
+        tool: "cargo-lambda",
+        message: format!("could not start `cargo lambda build`: {e}"),
+        help: None,
+    })?;
+    if !status.success() {
+        return Err(Error::Tool {
+            tool: "cargo-lambda",
+            message: format!(
+                "`cargo lambda build` failed ({status}) for {}",
+                caps.iter()
+                    .map(|c| c.handler.binary.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            help: Some("the compiler's messages are above; fix the handler crate and run `stackpro build` again".into()),
+        });
+    }
+    caps.iter().map(|cap| read_artifact(project, cap)).collect()
+}
+
+/// The artifact a previous build left for `cap`; an error says to build when there is none.
+pub fn read_artifact(project: &Project, cap: &Capability) -> Result<Artifact> {
+    let zip = zip_path(project, cap);
+    let bytes = std::fs::read(&zip).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            Error::Config {
+                message: format!(
+                    "no handler zip for {} at {}",
+                    cap.name,
+                    project.display_path(&zip).display()
+                ),
+                help: Some(format!(
+                    "run `stackpro build {}` (or deploy without --no-build)",
+                    cap.name
+                )),
+            }
+        } else {
+            Error::Io {
+                action: "read",
+                path: zip.clone(),
+                source,
+            }
+        }
+    })?;
+    let binary_sha256 = bootstrap_sha256(&bytes).map_err(|message| Error::Config {
+        message: format!(
+            "{} is not a Lambda zip: {message}",
+            project.display_path(&zip).display()
+        ),
+        help: Some(format!("rebuild it with `stackpro build {}`", cap.name)),
+    })?;
+    Ok(Artifact {
+        capability: cap.name.clone(),
+        package: cap.handler.package.clone(),
+        binary: cap.handler.binary.clone(),
+        zip_bytes: bytes.len() as u64,
+        code_sha256: code_sha256(&bytes),
+        binary_sha256,
+        zip,
+    })
+}
+
+/// Lambda's `CodeSha256` of a zip: base64 of the SHA-256 of its bytes.
+pub fn code_sha256(zip: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(zip))
+}
+
+/// Hex SHA-256 of the `bootstrap` entry of a zip.
+pub fn bootstrap_sha256(zip: &[u8]) -> std::result::Result<String, String> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip))
+        .map_err(|e| format!("unreadable zip: {e}"))?;
+    let mut entry = archive
+        .by_name("bootstrap")
+        .map_err(|_| "it has no `bootstrap` file at its root".to_string())?;
+    let mut hasher = Sha256::new();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        let n = entry
+            .read(&mut buf)
+            .map_err(|e| format!("could not read `bootstrap`: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn zip_with(name: &str, content: &[u8]) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut w = zip::ZipWriter::new(&mut out);
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(content).unwrap();
+        w.finish().unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn the_binary_not_the_zip_identifies_the_code() {
+        let zip = zip_with("bootstrap", b"\x7fELF code");
+        assert_eq!(
+            bootstrap_sha256(&zip).unwrap(),
+            hex(&Sha256::digest(b"\x7fELF code"))
+        );
+        assert_eq!(code_sha256(&zip).len(), 44);
+        assert!(bootstrap_sha256(&zip_with("main", b"x"))
+            .unwrap_err()
+            .contains("no `bootstrap`"));
+        assert!(bootstrap_sha256(b"not a zip")
+            .unwrap_err()
+            .contains("unreadable zip"));
+    }
+}

@@ -1,0 +1,181 @@
+//! `stackpro destroy`: delete one capability's stack. Tables are retained by their
+//! deletion policy and listed afterwards; termination protection is explained, never
+//! removed; protected environments also need `--force`.
+
+use std::fmt;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{ask, interactive, GlobalArgs};
+use crate::aws::{self, AwsContext};
+use crate::error::{Error, Result};
+use crate::printer::Printer;
+use crate::progress::Progress;
+use crate::stack;
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The capability whose stack to delete
+    #[arg(value_name = "CAPABILITY")]
+    pub capability: String,
+    /// The environment (a file in envs/)
+    #[arg(long, short = 'e', value_name = "ENV")]
+    pub env: String,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Needed as well for an environment with termination_protection (production)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DestroyReport {
+    pub capability: String,
+    pub environment: String,
+    pub stack_name: String,
+    /// `deleted`, or `not_deployed` when there was no stack.
+    pub action: String,
+    /// Tables that outlive the stack (their data is kept), by name.
+    pub retained_tables: Vec<String>,
+}
+
+impl fmt::Display for DestroyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.action.as_str() {
+            "deleted" => writeln!(
+                f,
+                "{:>12} {} ({})",
+                "Deleted", self.stack_name, self.environment
+            )?,
+            _ => writeln!(
+                f,
+                "{:>12} {} has no stack in {}",
+                "Nothing", self.capability, self.environment
+            )?,
+        }
+        for t in &self.retained_tables {
+            writeln!(
+                f,
+                "{:>12} table {t} (data kept; delete it yourself if it is no longer wanted)",
+                "Retained"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+pub fn run(args: DestroyArgs, global: &GlobalArgs, printer: &Printer) -> Result<()> {
+    let (project, catalogue) = global.load()?;
+    let cap = catalogue.get(&args.capability)?.clone();
+    let env = catalogue.load_env(&project, &args.env)?;
+    let name = env.stack_name(&cap.name);
+    if env.termination_protection && !args.force {
+        return Err(Error::Confirmation {
+            message: format!(
+                "{} is a protected environment: destroying {name} needs --force",
+                env.name
+            ),
+            help: format!(
+                "run `stackpro destroy {} --env {} --force` if you mean it",
+                cap.name, env.name
+            ),
+        });
+    }
+    if !args.yes && !interactive() {
+        return Err(Error::Confirmation {
+            message: format!(
+                "destroying {name} needs confirmation, and there is no terminal to ask on"
+            ),
+            help: "pass --yes to destroy without asking".into(),
+        });
+    }
+    let progress = Progress::new(printer, &[cap.name.as_str()]);
+    let report = super::aws_runtime()?.block_on(async {
+        let progress = &progress;
+        let ctx = AwsContext::load(&global.aws, &env).await;
+        let identity = aws::caller_identity(&ctx).await?;
+        aws::check_account(&env, &identity)?;
+        let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
+        let Some(found) = stack::describe(&ctx, &cfn, &name).await? else {
+            return Ok::<_, Error>(DestroyReport {
+                capability: cap.name.clone(),
+                environment: env.name.clone(),
+                stack_name: name.clone(),
+                action: "not_deployed".into(),
+                retained_tables: Vec::new(),
+            });
+        };
+        if found.enable_termination_protection() == Some(true) {
+            return Err(Error::Stack {
+                stack: name.clone(),
+                message: "has termination protection, so CloudFormation refuses to delete it".into(),
+                help: Some(format!(
+                    "stackpro never turns protection off for you; if the stack must really go, turn it off yourself \
+                     (aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {name}) \
+                     and run destroy again"
+                )),
+            });
+        }
+        if !args.yes {
+            let tables: Vec<String> = cap.tables.iter().map(|t| format!("{name}-{}", t.name)).collect();
+            let question = format!(
+                "Delete stack {name} in {}? Its tables ({}) are kept. [y/N] ",
+                env.name,
+                tables.join(", ")
+            );
+            if !progress.suspend(|| ask(&question))? {
+                return Err(Error::Failed(format!("destroy of {name} cancelled: nothing was changed")));
+            }
+        }
+        // Follow the delete by stack id: by name, a deleted stack no longer answers.
+        let id = found.stack_id().unwrap_or(&name).to_string();
+        let baseline = stack::Baseline::read(&ctx, &cfn, &id).await?;
+        cfn.delete_stack()
+            .stack_name(&id)
+            .send()
+            .await
+            .map_err(|e| ctx.error("cloudformation", "DeleteStack", &name, e))?;
+        progress.start(&cap.name, found.outputs().len().max(1), "DELETE_IN_PROGRESS");
+        let watched = stack::watch(&ctx, &cfn, &id, baseline, std::time::Duration::from_secs(3600), &|e| {
+            progress.event(&cap.name, e)
+        })
+        .await?;
+        let status = watched.stack.stack_status().map(|s| s.as_str().to_string()).unwrap_or_default();
+        if status != "DELETE_COMPLETE" {
+            progress.finish(&cap.name, &format!("FAILED: {status}"));
+            let failures = stack::failures(&watched.events);
+            return Err(Error::Stack {
+                stack: name.clone(),
+                message: format!(
+                    "ended {status}: {}",
+                    failures.iter().map(|f| format!("{}: {}", f.logical_id, f.reason)).collect::<Vec<_>>().join("; ")
+                ),
+                help: Some(format!(
+                    "fix what blocks those resources and run `stackpro destroy {} --env {}` again",
+                    cap.name, env.name
+                )),
+            });
+        }
+        progress.finish(&cap.name, "DELETE_COMPLETE");
+        // Tables outlive the stack (DeletionPolicy: Retain): say which ones are there.
+        let dynamodb = aws_sdk_dynamodb::Client::new(&ctx.config);
+        let mut retained = Vec::new();
+        for t in &cap.tables {
+            let table = format!("{name}-{}", t.name);
+            if dynamodb.describe_table().table_name(&table).send().await.is_ok() {
+                retained.push(table);
+            }
+        }
+        Ok(DestroyReport {
+            capability: cap.name.clone(),
+            environment: env.name.clone(),
+            stack_name: name.clone(),
+            action: "deleted".into(),
+            retained_tables: retained,
+        })
+    })?;
+    progress.report(printer, &report);
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! `stackpro status`: what each capability's stack is doing, what was deployed, what
+//! is live, and which alarms fire. Exits 1 when a stack is in a failed or rolled-back
+//! state, so a pipeline can gate on it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::GlobalArgs;
+use crate::aws::AwsContext;
+use crate::deploy::live_version;
+use crate::error::{Error, Result};
+use crate::printer::Printer;
+use crate::record::{self, Deployment};
+use crate::stack;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Capabilities to show (default: all)
+    #[arg(value_name = "CAPABILITY")]
+    pub capabilities: Vec<String>,
+    /// The environment (a file in envs/)
+    #[arg(long, short = 'e', value_name = "ENV")]
+    pub env: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub environment: String,
+    pub capabilities: Vec<CapabilityStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CapabilityStatus {
+    pub capability: String,
+    pub stack_name: String,
+    /// The stack's status, `NOT_DEPLOYED` when there is no stack.
+    pub status: String,
+    pub reason: Option<String>,
+    /// The stack is failed or rolled back.
+    pub unhealthy: bool,
+    pub last_updated: Option<String>,
+    pub termination_protection: bool,
+    pub outputs: BTreeMap<String, String>,
+    pub deployment: Option<Deployment>,
+    /// The version the live alias serves, `None` without an alias.
+    pub live_version: Option<String>,
+    /// Why the live version is not the last deployment's, when it is not.
+    pub live_note: Option<String>,
+    pub alarms_in_alarm: Vec<String>,
+    /// Failed resources of the last operation, with their reasons (failed stacks only).
+    pub failures: Vec<stack::Failure>,
+}
+
+impl fmt::Display for StatusReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in &self.capabilities {
+            writeln!(f, "{}  {}  {}", c.capability, c.stack_name, c.status)?;
+            if let Some(reason) = &c.reason {
+                writeln!(f, "  reason        {reason}")?;
+            }
+            for failure in &c.failures {
+                writeln!(
+                    f,
+                    "  failed        {} ({}): {}",
+                    failure.logical_id, failure.resource_type, failure.reason
+                )?;
+            }
+            if let Some(d) = &c.deployment {
+                writeln!(
+                    f,
+                    "  deployed      #{} {} by {} (commit {}, version {})",
+                    d.number.unwrap_or_default(),
+                    d.time,
+                    d.actor,
+                    d.git_commit.as_deref().unwrap_or("unknown"),
+                    d.function_version
+                )?;
+            }
+            if let Some(v) = &c.live_version {
+                writeln!(f, "  live          version {v}")?;
+            }
+            if let Some(note) = &c.live_note {
+                writeln!(f, "  note          {note}")?;
+            }
+            for key in ["ApiUrl", "FunctionName", "AliasArn"] {
+                if let Some(v) = c.outputs.get(key) {
+                    writeln!(f, "  {key:<13} {v}")?;
+                }
+            }
+            for (k, v) in c.outputs.iter().filter(|(k, _)| k.starts_with("Table")) {
+                writeln!(f, "  {:<13} {v}", k.trim_end_matches("Name"))?;
+            }
+            if c.alarms_in_alarm.is_empty() {
+                if c.status != "NOT_DEPLOYED" {
+                    writeln!(f, "  alarms        none in ALARM")?;
+                }
+            } else {
+                writeln!(f, "  ALARM         {}", c.alarms_in_alarm.join(", "))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A stack status that means the last operation failed or was rolled back.
+pub fn is_unhealthy(status: &str) -> bool {
+    status.ends_with("_FAILED") || status.contains("ROLLBACK")
+}
+
+pub fn run(args: StatusArgs, global: &GlobalArgs, printer: &Printer) -> Result<()> {
+    let (project, catalogue) = global.load()?;
+    let all = args.capabilities.is_empty();
+    let caps = catalogue.select(&args.capabilities, all)?;
+    let env = catalogue.load_env(&project, &args.env)?;
+    let report = super::aws_runtime()?.block_on(async {
+        let ctx = AwsContext::load(&global.aws, &env).await;
+        let mut out = Vec::new();
+        for cap in caps {
+            out.push(
+                capability_status(&ctx, &env.name, &env.stack_name(&cap.name), &cap.name).await?,
+            );
+        }
+        Ok::<_, Error>(StatusReport {
+            environment: env.name.clone(),
+            capabilities: out,
+        })
+    })?;
+    printer.report(&report);
+    let unhealthy: Vec<&str> = report
+        .capabilities
+        .iter()
+        .filter(|c| c.unhealthy)
+        .map(|c| c.capability.as_str())
+        .collect();
+    if !unhealthy.is_empty() {
+        return Err(Error::Failed(format!(
+            "{} in {} failed or rolled back",
+            unhealthy.join(", "),
+            env.name
+        )));
+    }
+    Ok(())
+}
+
+/// Everything `status` says about one capability.
+pub async fn capability_status(
+    ctx: &AwsContext,
+    env: &str,
+    stack_name: &str,
+    capability: &str,
+) -> Result<CapabilityStatus> {
+    let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
+    let found = stack::describe(ctx, &cfn, stack_name).await?;
+    let deployment = record::latest(ctx, env, capability).await?;
+    let Some(found) = found else {
+        return Ok(CapabilityStatus {
+            capability: capability.to_string(),
+            stack_name: stack_name.to_string(),
+            status: "NOT_DEPLOYED".into(),
+            reason: None,
+            unhealthy: false,
+            last_updated: None,
+            termination_protection: false,
+            outputs: BTreeMap::new(),
+            deployment,
+            live_version: None,
+            live_note: None,
+            alarms_in_alarm: Vec::new(),
+            failures: Vec::new(),
+        });
+    };
+    let status = found
+        .stack_status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default();
+    let unhealthy = is_unhealthy(&status);
+    let failures = if unhealthy {
+        // The failed resources of the last operation: events since it began.
+        let began = found
+            .last_updated_time()
+            .or(found.creation_time())
+            .cloned()
+            .unwrap_or(aws_smithy_types::DateTime::from_secs(0));
+        match stack::events_since(ctx, &cfn, stack_name, &began, &Default::default()).await {
+            Ok(events) => stack::failures(&events),
+            Err(_) => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
+    let live = live_version(ctx, stack_name).await?;
+    let live_note = match (&live, &deployment) {
+        (Some(live), Some(d)) if *live != d.function_version => Some(format!(
+            "the live alias serves version {live}, not the recorded deployment's version {}: it was moved outside stackpro deploy",
+            d.function_version
+        )),
+        (Some(_), Some(d)) if d.kind != "deploy" => Some(format!(
+            "the live version was set by {} at {}",
+            d.kind, d.time
+        )),
+        (None, Some(_)) => Some("there is no live alias: the API serves nothing; deploy again to create it".into()),
+        _ => None,
+    };
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&ctx.config);
+    let alarms = cloudwatch
+        .describe_alarms()
+        .alarm_name_prefix(format!("{stack_name}-"))
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .send()
+        .await
+        .map_err(|e| ctx.error("cloudwatch", "DescribeAlarms", stack_name, e))?;
+    Ok(CapabilityStatus {
+        capability: capability.to_string(),
+        stack_name: stack_name.to_string(),
+        reason: found.stack_status_reason().map(str::to_string),
+        unhealthy,
+        last_updated: found
+            .last_updated_time()
+            .or(found.creation_time())
+            .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+        termination_protection: found.enable_termination_protection().unwrap_or(false),
+        outputs: stack::outputs(&found),
+        deployment,
+        live_version: live,
+        live_note,
+        alarms_in_alarm: alarms
+            .metric_alarms()
+            .iter()
+            .filter_map(|a| a.alarm_name().map(str::to_string))
+            .collect(),
+        failures,
+        status,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_and_rolled_back_states_gate_ci() {
+        for s in [
+            "UPDATE_ROLLBACK_COMPLETE",
+            "ROLLBACK_COMPLETE",
+            "UPDATE_ROLLBACK_FAILED",
+            "CREATE_FAILED",
+            "DELETE_FAILED",
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+        ] {
+            assert!(is_unhealthy(s), "{s}");
+        }
+        for s in [
+            "CREATE_COMPLETE",
+            "UPDATE_COMPLETE",
+            "UPDATE_IN_PROGRESS",
+            "NOT_DEPLOYED",
+        ] {
+            assert!(!is_unhealthy(s), "{s}");
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Deployment records: what each deploy put live, kept in SSM Parameter Store at
+//! `/stackpro/<env>/deployments/<capability>` as one JSON document.
+//!
+//! SSM keeps every earlier value of a parameter (its history, numbered by version), so
+//! the record is also the list of earlier deployments that `status` shows and that a
+//! rollback reads; the parameter version is the deployment number.
+
+use aws_sdk_ssm::types::ParameterType;
+use serde::{Deserialize, Serialize};
+
+use crate::aws::AwsContext;
+use crate::error::Result;
+
+/// One deployment of a capability.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Deployment {
+    /// RFC 3339 time the deploy finished.
+    pub time: String,
+    /// Who deployed: the caller identity's ARN.
+    pub actor: String,
+    /// `git rev-parse HEAD` of the project, with `-dirty` when there were uncommitted changes.
+    pub git_commit: Option<String>,
+    /// Hex SHA-256 of the `bootstrap` binary.
+    pub artifact_sha256: String,
+    pub artifact_key: String,
+    /// Lambda's CodeSha256 of the uploaded zip.
+    pub code_sha256: String,
+    /// Hex SHA-256 of the template text.
+    pub template_sha256: String,
+    /// Hash of template, parameters and tags: equal means nothing to deploy.
+    pub fingerprint: String,
+    /// The Lambda version the live alias was pointed at.
+    pub function_version: String,
+    /// `deploy`, or how the alias got there otherwise (`rollback`).
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    /// The SSM parameter version of this record: the deployment number (not stored in
+    /// the value, filled in when read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<i64>,
+}
+
+fn default_kind() -> String {
+    "deploy".into()
+}
+
+/// `/stackpro/<env>/deployments/<capability>`
+pub fn parameter_name(env: &str, capability: &str) -> String {
+    format!("/stackpro/{env}/deployments/{capability}")
+}
+
+/// The last deployment recorded, if any.
+pub async fn latest(ctx: &AwsContext, env: &str, capability: &str) -> Result<Option<Deployment>> {
+    let ssm = aws_sdk_ssm::Client::new(&ctx.config);
+    let name = parameter_name(env, capability);
+    match ssm.get_parameter().name(&name).send().await {
+        Ok(out) => Ok(out.parameter().and_then(|p| {
+            let mut d: Deployment = serde_json::from_str(p.value()?).ok()?;
+            d.number = Some(p.version());
+            Some(d)
+        })),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_parameter_not_found()) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(ctx.error("ssm", "GetParameter", &name, err)),
+    }
+}
+
+/// Every recorded deployment, oldest first.
+pub async fn history(ctx: &AwsContext, env: &str, capability: &str) -> Result<Vec<Deployment>> {
+    let ssm = aws_sdk_ssm::Client::new(&ctx.config);
+    let name = parameter_name(env, capability);
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = match ssm
+            .get_parameter_history()
+            .name(&name)
+            .set_next_token(token)
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_parameter_not_found()) =>
+            {
+                return Ok(Vec::new())
+            }
+            Err(err) => return Err(ctx.error("ssm", "GetParameterHistory", &name, err)),
+        };
+        for p in page.parameters() {
+            if let Some(mut d) = p
+                .value()
+                .and_then(|v| serde_json::from_str::<Deployment>(v).ok())
+            {
+                d.number = Some(p.version());
+                out.push(d);
+            }
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    out.sort_by_key(|d| d.number);
+    Ok(out)
+}
+
+/// Writes a deployment as the newest record; returns its number.
+pub async fn write(
+    ctx: &AwsContext,
+    env: &str,
+    capability: &str,
+    deployment: &Deployment,
+) -> Result<i64> {
+    let ssm = aws_sdk_ssm::Client::new(&ctx.config);
+    let name = parameter_name(env, capability);
+    let mut value = deployment.clone();
+    value.number = None;
+    let out = ssm
+        .put_parameter()
+        .name(&name)
+        .description(format!(
+            "stackpro deployment record of {capability} in {env}"
+        ))
+        .value(serde_json::to_string(&value).unwrap_or_default())
+        .r#type(ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .map_err(|e| ctx.error("ssm", "PutParameter", &name, e))?;
+    Ok(out.version())
+}
+
+/// The project's git commit, `-dirty` when the work tree has uncommitted changes;
+/// `None` outside a git checkout or without git.
+pub fn git_commit(dir: &std::path::Path) -> Option<String> {
+    let run = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let head = run(&["rev-parse", "HEAD"]).filter(|h| !h.is_empty())?;
+    let dirty =
+        run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty { format!("{head}-dirty") } else { head })
+}
+
+/// Now, as RFC 3339 (UTC).
+pub fn now_rfc3339() -> String {
+    aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+}
