@@ -210,8 +210,9 @@ pub fn build(project: &Project, caps: &[&Capability]) -> Result<Vec<Artifact>> {
     ])
     .arg("--lambda-dir")
     .arg(lambda_dir(project))
-    .arg("--target-dir")
-    .arg(target_dir(project));
+    // Through the environment: cargo-lambda 1.9 passes a `--target-dir` flag on to
+    // `cargo metadata`, which rejects it.
+    .env("CARGO_TARGET_DIR", target_dir(project));
     let mut seen = std::collections::BTreeSet::new();
     for cap in caps {
         if seen.insert(&cap.handler.package) {

@@ -521,13 +521,14 @@ mod tests {
     fn the_generated_create_only_table_covers_every_template_type() {
         for ty in [
             "AWS::DynamoDB::Table",
-            "AWS::Lambda::Version",
+            "AWS::Lambda::Function",
             "AWS::Logs::LogGroup",
             "AWS::S3::Bucket",
         ] {
             assert!(create_only().contains_key(ty), "{ty}");
         }
-        assert!(replaces("AWS::Lambda::Version", "CodeSha256"));
+        assert!(replaces("AWS::Lambda::Function", "FunctionName"));
+        assert!(replaces("AWS::Logs::LogGroup", "LogGroupName"));
         assert!(replaces("AWS::DynamoDB::Table", "TableName"));
         assert!(!replaces("AWS::Lambda::Function", "MemorySize"));
     }

@@ -169,22 +169,7 @@ impl Progress {
     pub fn event(&self, capability: &str, event: &Event) {
         match self.mode {
             Mode::Json => self.json("event", Some(capability), event),
-            Mode::Plain => {
-                let reason = event
-                    .reason
-                    .as_deref()
-                    .map(|r| format!("  {r}"))
-                    .unwrap_or_default();
-                eprintln!(
-                    "{} {:w$}  {:<28} {} ({}){reason}",
-                    event.timestamp,
-                    capability,
-                    event.status,
-                    event.logical_id,
-                    event.resource_type,
-                    w = self.width
-                );
-            }
+            Mode::Plain => eprintln!("{}", plain_event_line(capability, self.width, event)),
             Mode::Tty => {
                 let mut bars = self.bars.lock().expect("progress lock");
                 if let Some((bar, counts)) = bars.get_mut(capability) {
@@ -236,6 +221,25 @@ impl Progress {
     pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         self.multi.suspend(f)
     }
+}
+
+/// One stack event as an append-only log line: time, capability, status, resource,
+/// and the reason when there is one.
+pub fn plain_event_line(capability: &str, width: usize, event: &Event) -> String {
+    let reason = event
+        .reason
+        .as_deref()
+        .map(|r| format!("  {r}"))
+        .unwrap_or_default();
+    format!(
+        "{} {:w$}  {:<28} {} ({}){reason}",
+        event.timestamp,
+        capability,
+        event.status,
+        event.logical_id,
+        event.resource_type,
+        w = width
+    )
 }
 
 fn summary(c: &Counts) -> String {

@@ -489,7 +489,7 @@ pub fn pascal_case(text: &str) -> String {
         .collect()
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -71,7 +71,17 @@ pub fn stackpro(project: &Path, args: &[&str]) -> Run {
 fn help_lists_every_command_and_the_exit_codes() {
     let run = stackpro(&project_root(), &["--help"]);
     assert_eq!(run.code, 0, "{run:?}");
-    for command in ["render", "validate", "bootstrap", "doctor", "list"] {
+    for command in [
+        "render",
+        "validate",
+        "bootstrap",
+        "build",
+        "deploy",
+        "status",
+        "destroy",
+        "doctor",
+        "list",
+    ] {
         assert!(
             run.stdout.contains(command),
             "--help lacks {command}: {run:?}"

@@ -2,6 +2,8 @@
 
 /// `stackpro bootstrap` against the local emulator.
 mod bootstrap;
+/// `stackpro build` with the real cargo-lambda on a tiny handler crate.
+mod build;
 /// Spawning the real binary with a cleared environment.
 mod cli;
 /// `stackpro deploy`, `status` and `destroy` end to end on the local emulator.
@@ -12,6 +14,8 @@ mod doctor;
 mod emulator;
 /// Malformed configuration: exact messages, exit code 2, no panics.
 mod malformed;
+/// Stack states and events the emulator cannot produce, on recorded CloudFormation answers.
+mod recorded;
 /// Every rendered document of every capability and environment, as insta snapshots.
 mod snapshots;
 /// `stackpro validate`, with cfn-lint.

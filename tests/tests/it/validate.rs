@@ -108,3 +108,19 @@ fn validate_without_cfn_lint_says_it_was_skipped() {
         "{run:?}"
     );
 }
+
+#[test]
+fn the_create_only_table_matches_the_pinned_cfn_lint_schemas() {
+    // deploy knows replacements from cli/data/create-only.json; it must say what the
+    // resource schemas shipped with the pinned cfn-lint say, for every template type.
+    let out = std::process::Command::new(stackpro_tests::venv_tool("python"))
+        .arg(stackpro_tests::project_root().join("scripts/gen-create-only.py"))
+        .arg("--check")
+        .output()
+        .expect("run scripts/gen-create-only.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# Benchmarks `stackpro deploy` on the local AWS emulator (moto, loopback only) against
+# the tools people would otherwise use, and prints the figures side by side:
+#   1. no-op deploy: `stackpro deploy messaging` of an unchanged, deployed stack vs
+#      `aws cloudformation deploy --no-fail-on-empty-changeset` of the same rendered
+#      template, parameters and tags into the same stack (goal: stackpro >= 5x faster)
+#   2. `stackpro deploy --all --concurrency 4` vs `--concurrency 1`, each run from a
+#      wiped emulator and a fresh bootstrap (goal: parallel <= 0.4x sequential)
+#   3. `stackpro --help` vs `sam --version` (goal: stackpro >= 50x faster)
+# A measurement, not a test: it prints PASS/FAIL per goal and exits 0 (non-zero only
+# when it could not measure, e.g. a command failed or printed something unexpected).
+#
+# Usage: bash scripts/bench-deploy.sh
+#   RUNS=20 PAR_RUNS=5 HELP_RUNS=30   runs per figure (after warm-up runs)
+#   STACKPRO_BIN=path                 the stackpro binary (default: the release build in
+#                                     ~/.cache/stackpro-release-target, built if missing)
+# Installs what it needs, idempotently: .venv via scripts/setup.sh (moto), and pinned
+# awscli and aws-sam-cli into .venv-bench/ (one venv each, apart from the test tools).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+RUNS=${RUNS:-20}
+PAR_RUNS=${PAR_RUNS:-5}
+HELP_RUNS=${HELP_RUNS:-30}
+AWSCLI_PIN="awscli==1.46.3"
+SAM_PIN="aws-sam-cli==1.170.0"
+BENCH_VENV=.venv-bench
+RELEASE_DIR=$HOME/.cache/stackpro-release-target
+BIN=${STACKPRO_BIN:-$RELEASE_DIR/release/stackpro}
+
+log() { echo "bench-deploy: $*" >&2; }
+
+# --- tools -------------------------------------------------------------------------
+bash scripts/setup.sh >&2
+
+bench_venv() { # NAME PIN: a venv of its own with exactly PIN installed
+  local dir=$BENCH_VENV/$1 pin=$2
+  if [ ! -x "$dir/bin/python" ]; then
+    python3 -m venv "$dir"
+  fi
+  if [ "$(cat "$dir/.bench-pin" 2>/dev/null)" != "$pin" ]; then
+    log "installing $pin into $dir"
+    "$dir/bin/pip" install --disable-pip-version-check -q "$pin"
+    echo "$pin" >"$dir/.bench-pin"
+  fi
+}
+bench_venv awscli "$AWSCLI_PIN"
+bench_venv sam "$SAM_PIN"
+AWS=$ROOT/$BENCH_VENV/awscli/bin/aws
+SAM=$ROOT/$BENCH_VENV/sam/bin/sam
+PY=$ROOT/.venv/bin/python
+
+if [ ! -x "$BIN" ]; then
+  if [ -n "${STACKPRO_BIN:-}" ]; then
+    log "STACKPRO_BIN=$STACKPRO_BIN is not an executable"
+    exit 2
+  fi
+  log "building the release binary into $RELEASE_DIR (a clean build takes about 17 min on 2 cores)"
+  CARGO_TARGET_DIR=$RELEASE_DIR cargo build --release --locked -p stackpro >&2
+fi
+if [ -n "$(find cli/src cli/Cargo.toml Cargo.lock -newer "$BIN" -print -quit 2>/dev/null)" ]; then
+  log "warning: $BIN is older than the sources in cli/; rebuild it to measure the current code"
+fi
+busy=$(pgrep -c -x 'rustc|cargo|cc1|ld' || true)
+if [ "${busy:-0}" -gt 0 ]; then
+  log "warning: $busy compiler process(es) are running; on 2 cores the figures will be slower and noisier"
+fi
+
+# --- a scratch copy of the project, with stand-in handler zips --------------------------
+WORK=$(mktemp -d)
+STARTED=0
+cleanup() {
+  if [ "$STARTED" = 1 ]; then bash scripts/emulator.sh stop >/dev/null 2>&1 || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+PROJ=$WORK/project
+mkdir -p "$PROJ/handlers"
+cp -r envs templates dashboards "$PROJ/"
+binaries=()
+for f in handlers/*/capability.yaml; do
+  cap=$(basename "$(dirname "$f")")
+  mkdir -p "$PROJ/handlers/$cap"
+  cp "$f" "$PROJ/handlers/$cap/"
+  binaries+=("$("$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["handler"]["binary"])' "$f")")
+done
+# The emulator never runs the code: a zip with a `bootstrap` file at its root will do.
+"$PY" - "$PROJ/.stackpro/lambda" "${binaries[@]}" <<'EOF'
+import os, sys, zipfile
+root = sys.argv[1]
+for binary in sys.argv[2:]:
+    os.makedirs(os.path.join(root, binary), exist_ok=True)
+    with zipfile.ZipFile(os.path.join(root, binary, "bootstrap.zip"), "w") as z:
+        info = zipfile.ZipInfo("bootstrap", (2020, 1, 1, 0, 0, 0))
+        info.external_attr = 0o755 << 16
+        z.writestr(info, "#!/bin/sh\n# stand-in for the %s handler\n" % binary)
+EOF
+
+# --- the emulator on a free loopback port, dummy credentials ---------------------------
+export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_EC2_METADATA_DISABLED=true
+export AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_REGION AWS_ENDPOINT_URL
+
+# scripts/emulator.sh keeps one emulator per work tree: never take over (or stop) one
+# somebody else started with it.
+if [ -f .stackpro/emulator.pid ] && kill -0 "$(cat .stackpro/emulator.pid)" 2>/dev/null; then
+  log "an emulator started by scripts/emulator.sh is running (pid $(cat .stackpro/emulator.pid)); stop it first (bash scripts/emulator.sh stop)"
+  exit 2
+fi
+PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+STARTED=1
+bash scripts/emulator.sh start "$PORT" >&2
+if [ "$(cat .stackpro/emulator.port)" != "$PORT" ]; then
+  log "scripts/emulator.sh did not start the emulator on port $PORT"
+  exit 1
+fi
+ENDPOINT=http://127.0.0.1:$PORT
+EMU_LOG=$ROOT/.stackpro/emulator.log
+EMU_PID=$(cat .stackpro/emulator.pid)
+reset_emulator() { curl -fsS -X POST "$ENDPOINT/moto-api/reset" >/dev/null; }
+requests() { grep -c 'HTTP/1.1' "$EMU_LOG" || true; }
+
+SP=("$BIN" --project-dir "$PROJ" --endpoint-url "$ENDPOINT")
+
+# The timer: runs commands in interleaved rounds (alternating their order, so drift hits
+# every command alike) after warm-up rounds, runs an untimed PREPARE shell command before
+# each run, checks each run's exit code and output, and writes per command the wall time
+# (mean/min/max/stddev), the command's own CPU time and the emulator's CPU time in ms.
+cat >"$WORK/timer.py" <<'PY'
+import json, os, re, resource, statistics, subprocess, sys, time
+spec = json.load(open(sys.argv[1]))
+cmds = spec["commands"]
+results = {c["name"]: {"wall": [], "cpu": [], "emu": []} for c in cmds}
+def emu_cpu():  # the emulator process's CPU seconds so far (utime + stime)
+    fields = open("/proc/%d/stat" % spec["emulator_pid"]).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def child_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+def run(c, timed):
+    if c.get("prepare"):
+        subprocess.run(c["prepare"], shell=True, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    e0, u0 = emu_cpu(), child_cpu()
+    t0 = time.perf_counter_ns()
+    p = subprocess.run(c["argv"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    t1 = time.perf_counter_ns()
+    e1, u1 = emu_cpu(), child_cpu()
+    out = p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+    if p.returncode not in c.get("codes", [0]) or not re.search(c["expect"], out):
+        sys.stderr.write("bench-deploy: unexpected result of %s (exit %d):\n%s\n"
+                         % (" ".join(c["argv"]), p.returncode, out))
+        sys.exit(1)
+    if timed:
+        r = results[c["name"]]
+        r["wall"].append((t1 - t0) / 1e6)
+        r["cpu"].append((u1 - u0) * 1e3)
+        r["emu"].append((e1 - e0) * 1e3)
+for _ in range(spec["warmup"]):
+    for c in cmds:
+        run(c, False)
+for i in range(spec["runs"]):
+    for c in (cmds if i % 2 == 0 else cmds[::-1]):
+        run(c, True)
+json.dump({n: {"mean": statistics.mean(r["wall"]), "min": min(r["wall"]),
+               "max": max(r["wall"]), "runs": len(r["wall"]),
+               "stdev": statistics.stdev(r["wall"]) if len(r["wall"]) > 1 else 0.0,
+               "cpu": statistics.mean(r["cpu"]), "emu": statistics.mean(r["emu"])}
+           for n, r in results.items()}, sys.stdout)
+PY
+timer() { "$PY" "$WORK/timer.py" "$1"; }
+
+json_cmds() { # NAME PREPARE EXPECT CODES ARGV... -> one JSON command object
+  "$PY" -c 'import json, sys; print(json.dumps({"name": sys.argv[1], "prepare": sys.argv[2], "expect": sys.argv[3], "codes": [int(c) for c in sys.argv[4].split(",")], "argv": sys.argv[5:]}))' "$@"
+}
+spec() { # FILE RUNS WARMUP CMD_JSON...
+  local file=$1 runs=$2 warmup=$3
+  shift 3
+  "$PY" -c 'import json, sys; json.dump({"runs": int(sys.argv[2]), "warmup": int(sys.argv[3]), "emulator_pid": int(sys.argv[4]), "commands": [json.loads(a) for a in sys.argv[5:]]}, open(sys.argv[1], "w"))' "$file" "$runs" "$warmup" "$EMU_PID" "$@"
+}
+
+# --- 1. no-op deploy ------------------------------------------------------------------
+log "1/3 no-op deploy of messaging: stackpro vs aws cloudformation deploy ($RUNS runs each)"
+"${SP[@]}" bootstrap --env local >&2
+"${SP[@]}" deploy messaging --env local --no-build --yes >&2
+"${SP[@]}" render messaging --env local --out "$WORK/rendered" 2>/dev/null
+STACK=stackpro-messaging-local
+TEMPLATE=$WORK/rendered/local/messaging/template.yaml
+params=$("$AWS" cloudformation describe-stacks --stack-name "$STACK" --endpoint-url "$ENDPOINT" \
+  --query 'Stacks[0].Parameters[].[ParameterKey,ParameterValue]' --output text | awk -F'\t' '{print $1"="$2}')
+tags=$("$AWS" cloudformation describe-stacks --stack-name "$STACK" --endpoint-url "$ENDPOINT" \
+  --query 'Stacks[0].Tags[].[Key,Value]' --output text | awk -F'\t' '{print $1"="$2}')
+mapfile -t params <<<"$params"
+mapfile -t tags <<<"$tags"
+log "aws cloudformation deploy gets: ${params[*]} tags ${tags[*]}"
+AWS_DEPLOY=("$AWS" cloudformation deploy --endpoint-url "$ENDPOINT" --stack-name "$STACK"
+  --template-file "$TEMPLATE" --parameter-overrides "${params[@]}"
+  --capabilities CAPABILITY_IAM --tags "${tags[@]}" --no-fail-on-empty-changeset)
+SP_NOOP=("${SP[@]}" deploy messaging --env local --no-build --yes)
+
+# Requests each makes on one no-op (the emulator logs one line per HTTP request).
+n0=$(requests); "${SP_NOOP[@]}" >/dev/null 2>&1; n1=$(requests)
+aws_out=$("${AWS_DEPLOY[@]}" 2>&1) && aws_rc=0 || aws_rc=$?
+n2=$(requests)
+SP_REQ=$((n1 - n0)); AWS_REQ=$((n2 - n1))
+# On AWS an empty change set is created FAILED ("didn't contain changes"), which
+# --no-fail-on-empty-changeset accepts (exit 0, "No changes to deploy"). moto refuses
+# CreateChangeSet itself with "No updates are to be performed." (ValidationError, exit
+# 255): the same no-op, reached one call earlier. Both are accepted; anything else is not.
+AWS_EXPECT='No changes to deploy|No updates are to be performed'
+log "aws cloudformation deploy on the unchanged stack: exit $aws_rc: $(echo "$aws_out" | tr -s '\n' ' ')"
+
+spec "$WORK/noop.json" "$RUNS" 2 \
+  "$(json_cmds stackpro '' "$STACK is up to date" 0 "${SP_NOOP[@]}")" \
+  "$(json_cmds aws '' "$AWS_EXPECT" 0,255 "${AWS_DEPLOY[@]}")"
+NOOP=$(timer "$WORK/noop.json")
+# Still up to date after the aws CLI's runs: both deployed the same thing.
+still=$("${SP_NOOP[@]}" 2>&1 | grep -c "$STACK is up to date" || true)
+
+# --- 2. four capabilities, parallel vs sequential -------------------------------------
+log "2/3 deploy --all from a wiped emulator: --concurrency 4 vs 1 ($PAR_RUNS runs each)"
+prepare="curl -fsS -X POST $ENDPOINT/moto-api/reset && $(printf '%q ' "${SP[@]}") bootstrap --env local"
+ncap=${#binaries[@]}
+ALL_EXPECT="Deployed $ncap of $ncap capabilities"
+spec "$WORK/all.json" "$PAR_RUNS" 1 \
+  "$(json_cmds c4 "$prepare" "$ALL_EXPECT" 0 "${SP[@]}" deploy --all --env local --no-build --yes --concurrency 4)" \
+  "$(json_cmds c1 "$prepare" "$ALL_EXPECT" 0 "${SP[@]}" deploy --all --env local --no-build --yes --concurrency 1)"
+ALL=$(timer "$WORK/all.json")
+reset_emulator
+
+# --- 3. start-up: stackpro --help vs sam --version -------------------------------------
+log "3/3 stackpro --help vs sam --version ($HELP_RUNS runs each)"
+spec "$WORK/help.json" "$HELP_RUNS" 3 \
+  "$(json_cmds help '' 'Usage: stackpro' 0 "$BIN" --help)" \
+  "$(json_cmds sam '' 'SAM CLI, version' 0 "$SAM" --version)" \
+  "$(json_cmds true '' '' 0 /bin/true)"
+HELP=$(timer "$WORK/help.json")
+
+# --- the table --------------------------------------------------------------------------
+AWS_VERSION=$("$AWS" --version 2>&1)
+SAM_VERSION=$("$SAM" --version 2>&1)
+"$PY" - "$NOOP" "$ALL" "$HELP" "$SP_REQ" "$AWS_REQ" "$still" "$aws_rc" \
+  "$AWS_VERSION" "$SAM_VERSION" "$BIN" "$(nproc)" <<'PY'
+import json, sys
+noop, par, helpf = (json.loads(a) for a in sys.argv[1:4])
+sp_req, aws_req, still, aws_rc, aws_v, sam_v, binary, cores = sys.argv[4:]
+rows = []
+def row(figure, a, an, b, bn, ratio, ratio_min, goal, ok):
+    cell = lambda name, r: "%s: %.1f / %.1f" % (name, r["mean"], r["min"])
+    rows.append((figure, cell(an, a), cell(bn, b),
+                 "%.2fx (min %.2fx)" % (ratio, ratio_min), goal, "PASS" if ok else "FAIL"))
+s, a = noop["stackpro"], noop["aws"]
+row("no-op deploy of messaging (%d runs)" % s["runs"], s, "stackpro", a,
+    "aws cloudformation deploy", a["mean"] / s["mean"], a["min"] / s["min"],
+    "stackpro >= 5x faster", a["mean"] / s["mean"] >= 5)
+c4, c1 = par["c4"], par["c1"]
+row("deploy --all, 4 capabilities, clean emulator (%d runs)" % c4["runs"], c4,
+    "--concurrency 4", c1, "--concurrency 1", c4["mean"] / c1["mean"],
+    c4["min"] / c1["min"], "parallel <= 0.4x sequential", c4["mean"] / c1["mean"] <= 0.4)
+h, sm = helpf["help"], helpf["sam"]
+row("start-up (%d runs)" % h["runs"], h, "stackpro --help", sm, "sam --version",
+    sm["mean"] / h["mean"], sm["min"] / h["min"], "stackpro >= 50x faster",
+    sm["mean"] / h["mean"] >= 50)
+head = ("figure", "A: mean / min [ms]", "B: mean / min [ms]", "ratio of means", "goal", "result")
+print()
+print("| " + " | ".join(head) + " |")
+print("|" + "---|" * len(head))
+for r in rows:
+    print("| " + " | ".join(r) + " |")
+print()
+print("Ratios: B/A for the speed-ups (1 and 3), A/B for parallel vs sequential (2); PASS/FAIL on the means.")
+print("Wall times include spawning the process: /bin/true takes %.2f ms from the same timer."
+      % helpf["true"]["mean"])
+print()
+print("| command | wall stddev [ms] | its own CPU [ms] | emulator CPU [ms] | HTTP requests |")
+print("|---|---|---|---|---|")
+for name, r, req in (("stackpro deploy messaging (no-op)", s, sp_req),
+                     ("aws cloudformation deploy (no-op)", a, aws_req),
+                     ("stackpro deploy --all --concurrency 4", c4, ""),
+                     ("stackpro deploy --all --concurrency 1", c1, ""),
+                     ("stackpro --help", h, ""), ("sam --version", sm, "")):
+    print("| %s | %.1f | %.1f | %.1f | %s |" % (name, r["stdev"], r["cpu"], r["emu"], req))
+print()
+if aws_rc == "255":
+    print("- aws cloudformation deploy exits 255 on the unchanged stack: moto refuses CreateChangeSet")
+    print("  with 'No updates are to be performed.' where AWS creates an empty change set that fails")
+    print("  (then --no-fail-on-empty-changeset exits 0 after the CLI's change-set waiter has polled")
+    print("  it, seconds on AWS). Both are a no-op; on the emulator the CLI stops one step earlier.")
+print("- stackpro still reports 'up to date' after the aws CLI's runs: %s" % ("yes" if still != "0" else "NO"))
+print("- %s; %s; stackpro binary %s; %s cores" % (aws_v.split()[0], sam_v, binary, cores))
+PY
+exit 0

@@ -1,0 +1,378 @@
+//! Stack states and event sequences the emulator cannot produce (failed resources,
+//! rollbacks, ROLLBACK_COMPLETE, throttling), served to the real SDK clients as
+//! CloudFormation's own wire format (query protocol XML) by an in-process HTTP client,
+//! and driven through stackpro's real `watch`, `failures`, event lines and `prepare`.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_http_client::test_util::infallible_client_fn;
+use aws_smithy_types::body::SdkBody;
+use serde_json::Value;
+use stackpro::stack::{self, Baseline, Event};
+use stackpro_tests::project_root;
+
+const NS: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
+
+fn fixture(name: &str) -> Value {
+    let path = project_root().join("tests/fixtures/cfn").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn event_xml(stack: &Value, e: &Value) -> String {
+    let reason = e["reason"]
+        .as_str()
+        .map(|r| format!("<ResourceStatusReason>{}</ResourceStatusReason>", esc(r)))
+        .unwrap_or_default();
+    format!(
+        "<member><EventId>{}</EventId><StackName>{}</StackName><StackId>{}</StackId>\
+         <LogicalResourceId>{}</LogicalResourceId><PhysicalResourceId>{}</PhysicalResourceId>\
+         <ResourceType>{}</ResourceType><Timestamp>{}</Timestamp><ResourceStatus>{}</ResourceStatus>{reason}</member>",
+        e["id"].as_str().unwrap(),
+        stack["stack_name"].as_str().unwrap(),
+        stack["stack_id"].as_str().unwrap(),
+        e["logical"].as_str().unwrap(),
+        e["logical"].as_str().unwrap(),
+        e["type"].as_str().unwrap(),
+        e["time"].as_str().unwrap(),
+        e["status"].as_str().unwrap(),
+    )
+}
+
+fn stacks_xml(fx: &Value, status: &str) -> String {
+    format!(
+        "<DescribeStacksResponse xmlns=\"{NS}\"><DescribeStacksResult><Stacks><member>\
+         <StackName>{}</StackName><StackId>{}</StackId><CreationTime>2026-11-22T09:00:00.000Z</CreationTime>\
+         <StackStatus>{status}</StackStatus><EnableTerminationProtection>false</EnableTerminationProtection>\
+         </member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>\
+         </DescribeStacksResponse>",
+        fx["stack_name"].as_str().unwrap(),
+        fx["stack_id"].as_str().unwrap(),
+    )
+}
+
+fn error_xml(code: &str, message: &str) -> String {
+    format!(
+        "<ErrorResponse xmlns=\"{NS}\"><Error><Type>Sender</Type><Code>{code}</Code>\
+         <Message>{}</Message></Error><RequestId>r</RequestId></ErrorResponse>",
+        esc(message)
+    )
+}
+
+fn response(status: u16, content_type: &str, body: String) -> http::Response<SdkBody> {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(SdkBody::from(body))
+        .unwrap()
+}
+
+fn action(req: &http::Request<SdkBody>) -> String {
+    let body = String::from_utf8_lossy(req.body().bytes().unwrap_or_default()).to_string();
+    body.split('&')
+        .find_map(|kv| kv.strip_prefix("Action="))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// An SDK configuration whose every call is answered by `client` (and whose endpoint is
+/// loopback, so nothing could leave the machine). Retries are off: throttling reaches
+/// stackpro's own polling, which is what is under test.
+fn config(
+    client: impl aws_smithy_runtime_api::client::http::HttpClient + 'static,
+) -> stackpro::aws::AwsContext {
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .endpoint_url("http://127.0.0.1:9")
+        .http_client(client)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    "testing", "testing", None, None, "recorded",
+                ),
+            ),
+        )
+        .build();
+    stackpro::aws::AwsContext {
+        config,
+        region: "eu-west-1".into(),
+        region_source: stackpro::aws::Source::Flag,
+        endpoint: Some("http://127.0.0.1:9".into()),
+        endpoint_source: Some(stackpro::aws::Source::Flag),
+        profile: None,
+    }
+}
+
+/// The update of `update-rollback.json`, revealed `step` events per DescribeStacks poll,
+/// with DescribeStackEvents paged newest first (two per page) and throttled `throttles`
+/// times first.
+fn rolling_back_stack(
+    step: usize,
+    throttles: usize,
+) -> (stackpro::aws::AwsContext, Arc<AtomicUsize>) {
+    let fx = fixture("update-rollback.json");
+    let revealed = Arc::new(Mutex::new(0usize));
+    let throttled = Arc::new(AtomicUsize::new(0));
+    let t = throttled.clone();
+    let client = infallible_client_fn(move |req| {
+        let events = fx["events"].as_array().unwrap();
+        match action(&req).as_str() {
+            "DescribeStackEvents" => {
+                if t.load(Ordering::SeqCst) < throttles {
+                    t.fetch_add(1, Ordering::SeqCst);
+                    return response(400, "text/xml", error_xml("Throttling", "Rate exceeded"));
+                }
+                let n = *revealed.lock().unwrap();
+                let mut all: Vec<&Value> = fx["before"].as_array().unwrap().iter().collect();
+                all.extend(events.iter().take(n));
+                all.reverse();
+                let body =
+                    String::from_utf8_lossy(req.body().bytes().unwrap_or_default()).to_string();
+                let page: usize = body
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("NextToken="))
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
+                let members: String = all
+                    .iter()
+                    .skip(page * 2)
+                    .take(2)
+                    .map(|e| event_xml(&fx, e))
+                    .collect();
+                let next = if (page + 1) * 2 < all.len() {
+                    format!("<NextToken>{}</NextToken>", page + 1)
+                } else {
+                    String::new()
+                };
+                response(
+                    200,
+                    "text/xml",
+                    format!(
+                        "<DescribeStackEventsResponse xmlns=\"{NS}\"><DescribeStackEventsResult>\
+                         <StackEvents>{members}</StackEvents>{next}</DescribeStackEventsResult>\
+                         <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeStackEventsResponse>"
+                    ),
+                )
+            }
+            "DescribeStacks" => {
+                let mut n = revealed.lock().unwrap();
+                *n = (*n + step).min(events.len());
+                let status = events[..*n]
+                    .iter()
+                    .rev()
+                    .find(|e| e["type"] == "AWS::CloudFormation::Stack")
+                    .map(|e| e["status"].as_str().unwrap())
+                    .unwrap_or("UPDATE_COMPLETE");
+                response(200, "text/xml", stacks_xml(&fx, status))
+            }
+            other => response(
+                400,
+                "text/xml",
+                error_xml("InvalidAction", &format!("unexpected {other}")),
+            ),
+        }
+    });
+    (config(client), throttled)
+}
+
+fn baseline() -> Baseline {
+    Baseline {
+        since: aws_smithy_types::DateTime::from_str(
+            "2026-11-22T09:00:00.000Z",
+            aws_smithy_types::date_time::Format::DateTime,
+        )
+        .unwrap(),
+        seen: HashSet::from(["old-1".to_string()]),
+    }
+}
+
+#[tokio::test]
+async fn a_failed_update_is_followed_to_its_rollback_and_names_the_real_cause() {
+    let (ctx, _) = rolling_back_stack(3, 0);
+    let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
+    let shown = Mutex::new(Vec::<Event>::new());
+    let watched = stack::watch(
+        &ctx,
+        &cfn,
+        "stackpro-messaging-sandbox",
+        baseline(),
+        std::time::Duration::from_secs(60),
+        &|e| shown.lock().unwrap().push(e.clone()),
+    )
+    .await
+    .expect("the watch ends when the stack settles");
+
+    // Every event of the operation, once, oldest first; nothing from before it.
+    let shown = shown.into_inner().unwrap();
+    let ids: Vec<&str> = shown.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["e01", "e02", "e03", "e04", "e05", "e06", "e07", "e08", "e09", "e10", "e11"]
+    );
+    assert_eq!(
+        watched.stack.stack_status().unwrap().as_str(),
+        "UPDATE_ROLLBACK_COMPLETE"
+    );
+
+    // The failure is the function's own reason, not the table's cancellation echo.
+    let failures = stack::failures(&watched.events);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].logical_id, "Function");
+    assert_eq!(failures[0].status, "UPDATE_FAILED");
+    assert!(
+        failures[0]
+            .reason
+            .contains("Member must have value greater than or equal to 128"),
+        "{failures:?}"
+    );
+
+    // Without a terminal each event is one timestamped line.
+    let line = stackpro::progress::plain_event_line("messaging", 9, &shown[3]);
+    assert!(
+        line.starts_with(
+            "2026-11-23T10:00:04.87Z messaging  UPDATE_FAILED                \
+             Function (AWS::Lambda::Function)  Resource handler returned message:"
+        ),
+        "{line}"
+    );
+    assert!(line.contains("HandlerErrorCode: InvalidRequest"), "{line}");
+}
+
+#[tokio::test]
+async fn throttling_slows_the_watch_down_and_never_fails_it() {
+    let (ctx, throttled) = rolling_back_stack(11, 3);
+    let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
+    let watched = stack::watch(
+        &ctx,
+        &cfn,
+        "stackpro-messaging-sandbox",
+        baseline(),
+        std::time::Duration::from_secs(60),
+        &|_| {},
+    )
+    .await
+    .expect("throttling is not a failure");
+    assert_eq!(
+        throttled.load(Ordering::SeqCst),
+        3,
+        "three throttled answers were served"
+    );
+    assert_eq!(watched.events.len(), 11);
+}
+
+#[tokio::test]
+async fn an_empty_rolled_back_stack_is_deleted_and_created_again() {
+    // ROLLBACK_COMPLETE until DeleteStack, then gone.
+    let fx = fixture("update-rollback.json");
+    let deleted = Arc::new(AtomicUsize::new(0));
+    let d = deleted.clone();
+    let client = infallible_client_fn(move |req| {
+        if req.method() == "HEAD" {
+            // S3 HeadObject: the artifact is already stored.
+            return http::Response::builder()
+                .status(200)
+                .header(
+                    "x-amz-meta-code-sha256",
+                    "MFLTYRCZRlwg2rXxqprlRathA4OaYNuCTjrOw/Gb+P4=",
+                )
+                .header("content-length", "0")
+                .body(SdkBody::empty())
+                .unwrap();
+        }
+        if req
+            .headers()
+            .get("x-amz-target")
+            .is_some_and(|t| t == "AmazonSSM.GetParameter")
+        {
+            return response(
+                400,
+                "application/x-amz-json-1.1",
+                r#"{"__type":"ParameterNotFound","message":"Parameter not found"}"#.into(),
+            );
+        }
+        match action(&req).as_str() {
+            "DescribeStacks" if d.load(Ordering::SeqCst) == 0 => {
+                response(200, "text/xml", stacks_xml(&fx, "ROLLBACK_COMPLETE"))
+            }
+            "DescribeStacks" => response(
+                400,
+                "text/xml",
+                error_xml(
+                    "ValidationError",
+                    "Stack with id stackpro-messaging-sandbox does not exist",
+                ),
+            ),
+            "DeleteStack" => {
+                d.fetch_add(1, Ordering::SeqCst);
+                response(
+                    200,
+                    "text/xml",
+                    format!("<DeleteStackResponse xmlns=\"{NS}\"><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DeleteStackResponse>"),
+                )
+            }
+            other => response(
+                400,
+                "text/xml",
+                error_xml("InvalidAction", &format!("unexpected {other}")),
+            ),
+        }
+    });
+    let ctx = config(client);
+
+    let project =
+        stackpro::project::Project::discover(Some(&project_root()), &project_root()).unwrap();
+    let catalogue = stackpro::config::Catalogue::load(&project).unwrap();
+    let env = catalogue.load_env(&project, "sandbox").unwrap();
+    let cap = catalogue.get("messaging").unwrap().clone();
+    let rendered = stackpro::render::Renderer::new(&project)
+        .render(&cap, &env)
+        .unwrap();
+    let artifact = stackpro::build::Artifact {
+        capability: "messaging".into(),
+        package: cap.handler.package.clone(),
+        binary: cap.handler.binary.clone(),
+        zip: project_root().join("unused.zip"),
+        zip_bytes: 1,
+        binary_sha256: "ab".repeat(32),
+        code_sha256: "MFLTYRCZRlwg2rXxqprlRathA4OaYNuCTjrOw/Gb+P4=".into(),
+    };
+    let shared = Arc::new(stackpro::deploy::Shared {
+        ctx,
+        env,
+        identity: stackpro::aws::CallerIdentity {
+            account: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/test".into(),
+        },
+        bucket: "stackpro-artifacts-sandbox-123456789012-eu-west-1".into(),
+        git_commit: None,
+        options: Default::default(),
+        progress: stackpro::progress::Progress::with_mode(
+            stackpro::progress::Mode::Plain,
+            &["messaging"],
+        ),
+    });
+    let plan = stackpro::deploy::prepare(shared, cap, rendered, artifact)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {:?}", e.help()));
+    assert_eq!(
+        deleted.load(Ordering::SeqCst),
+        1,
+        "the empty stack was deleted"
+    );
+    assert_eq!(plan.decision, stackpro::deploy::Decision::Create);
+    assert_eq!(
+        plan.notes,
+        ["deleted the empty ROLLBACK_COMPLETE stack to create it again"]
+    );
+    assert!(plan.diff.count(stackpro::diff::Action::Add) > 10);
+}
