@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job end to end on the local AWS emulator, no AWS account needed:
-# installs the pinned tools, builds stackpro, starts moto on a free loopback port,
-# checks the environment (credentials, endpoint, account), and renders and lints every
-# capability's stack. (Deploying comes with `stackpro deploy`, issue #3.)
+# installs the pinned tools, builds stackpro and the handler crates (cargo-lambda, zig),
+# starts moto on a free loopback port, checks the environment, lints every template,
+# bootstraps the artifact bucket, deploys every capability that has a handler crate,
+# shows their status, and deploys again to show the no-op path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,17 @@ export AWS_ENDPOINT_URL=http://127.0.0.1:$PORT
 
 "$STACKPRO" doctor --env local
 "$STACKPRO" validate --env local
-"$STACKPRO" render --all --env local
-# Deploying the rendered stacks is `stackpro deploy` (issue #3); until it lands, the
-# emulator test `cargo test -p stackpro-tests emulator` deploys them with the SDK.
-echo "e2e-local: rendered, linted and checked every capability against the emulator at $AWS_ENDPOINT_URL"
+
+# Build the handler crates that exist (cargo-lambda, release, glibc 2.17 target).
+build_json=$(mktemp)
+"$STACKPRO" build --output json > "$build_json"
+mapfile -t CAPS < <(.venv/bin/python -c 'import json,sys; [print(a["capability"]) for a in json.load(open(sys.argv[1]))["artifacts"]]' "$build_json")
+rm -f "$build_json"
+echo "e2e-local: built ${CAPS[*]}"
+
+"$STACKPRO" bootstrap --env local
+"$STACKPRO" deploy "${CAPS[@]}" --env local --no-build --yes
+"$STACKPRO" status "${CAPS[@]}" --env local
+# Nothing changed: the second deploy answers "up to date" without a change set.
+"$STACKPRO" deploy "${CAPS[@]}" --env local --no-build --yes
+echo "e2e-local: built, deployed and checked ${CAPS[*]} on the emulator at $AWS_ENDPOINT_URL"

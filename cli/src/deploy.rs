@@ -196,6 +196,25 @@ pub async fn upload(shared: &Shared, artifact: &Artifact) -> Result<(String, Str
     }
 }
 
+/// Checks once that the environment's artifact bucket exists, so a missing bootstrap is
+/// one clear error instead of one per capability.
+pub async fn check_bucket(ctx: &AwsContext, env: &str, bucket: &str) -> Result<()> {
+    let s3 = aws_sdk_s3::Client::new(&ctx.config);
+    match s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err.as_service_error().is_some_and(|e| e.is_not_found())
+                || err.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
+        {
+            Err(Error::Config {
+                message: format!("the artifact bucket {bucket} of environment {env} does not exist"),
+                help: Some(format!("run `stackpro bootstrap --env {env}` once to create it")),
+            })
+        }
+        Err(err) => Err(ctx.error("s3", "HeadBucket", bucket, err)),
+    }
+}
+
 /// Phase 1 for one capability: everything up to a decision, nothing executed.
 pub async fn prepare(
     shared: Arc<Shared>,

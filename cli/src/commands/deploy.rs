@@ -215,8 +215,10 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         // Who is deploying, and is it the environment's account.
         let identity = aws::caller_identity(&ctx).await?;
         aws::check_account(&env, &identity)?;
+        let bucket = deploy::artifact_bucket(&env.name, &identity.account, &ctx.region);
+        deploy::check_bucket(&ctx, &env.name, &bucket).await?;
         let shared = Arc::new(Shared {
-            bucket: deploy::artifact_bucket(&env.name, &identity.account, &ctx.region),
+            bucket,
             git_commit: crate::record::git_commit(project.root()),
             options: Options {
                 allow_replace: args.allow_replace,

@@ -363,11 +363,16 @@ async fn a_deploy_without_the_artifact_bucket_says_to_bootstrap() {
     let run = run(
         &project,
         &emulator,
-        &["deploy", "messaging", "--env", "sandbox", "--no-build"],
+        &["deploy", "--all", "--env", "sandbox", "--no-build"],
     );
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(
+        run.stderr.matches("error:").count(),
+        1,
+        "one error, not one per capability: {run:?}"
+    );
     assert!(
-        run.stderr.contains("the artifact bucket stackpro-artifacts-sandbox-123456789012-eu-west-1 of environment sandbox does not exist"),
+        run.stderr.contains("error: the artifact bucket stackpro-artifacts-sandbox-123456789012-eu-west-1 of environment sandbox does not exist"),
         "{run:?}"
     );
     assert!(
