@@ -204,11 +204,17 @@ pub async fn check_bucket(ctx: &AwsContext, env: &str, bucket: &str) -> Result<(
         Ok(_) => Ok(()),
         Err(err)
             if err.as_service_error().is_some_and(|e| e.is_not_found())
-                || err.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
+                || err
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 404) =>
         {
             Err(Error::Config {
-                message: format!("the artifact bucket {bucket} of environment {env} does not exist"),
-                help: Some(format!("run `stackpro bootstrap --env {env}` once to create it")),
+                message: format!(
+                    "the artifact bucket {bucket} of environment {env} does not exist"
+                ),
+                help: Some(format!(
+                    "run `stackpro bootstrap --env {env}` once to create it"
+                )),
             })
         }
         Err(err) => Err(ctx.error("s3", "HeadBucket", bucket, err)),
