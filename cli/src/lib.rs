@@ -12,6 +12,7 @@ pub mod config;
 pub mod deploy;
 pub mod diff;
 pub mod error;
+pub mod flags;
 pub mod lint;
 pub mod printer;
 pub mod progress;

@@ -15,6 +15,7 @@ pub mod build;
 pub mod deploy;
 pub mod destroy;
 pub mod doctor;
+pub mod flags;
 pub mod list;
 pub mod render;
 pub mod status;
@@ -63,6 +64,8 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Delete a capability's stack (its tables are kept)
     Destroy(destroy::DestroyArgs),
+    /// Read and change the feature flags the running handlers read (SSM)
+    Flags(flags::FlagsArgs),
     /// Check the AWS credentials, region, endpoint, account and local tools of an environment
     Doctor(doctor::DoctorArgs),
     /// List the capabilities and environments of the project
@@ -79,6 +82,7 @@ impl Cli {
             Command::Deploy(args) => deploy::run(args, &self.global, printer),
             Command::Status(args) => status::run(args, &self.global, printer),
             Command::Destroy(args) => destroy::run(args, &self.global, printer),
+            Command::Flags(args) => flags::run(args, &self.global, printer),
             Command::Doctor(args) => doctor::run(args, &self.global, printer),
             Command::List(args) => list::run(args, &self.global, printer),
         }

@@ -12,6 +12,8 @@ mod deploy;
 mod doctor;
 /// Rendered stacks deployed to the local emulator with the real SDK.
 mod emulator;
+/// `stackpro flags` against the local emulator's SSM.
+mod flags;
 /// Malformed configuration: exact messages, exit code 2, no panics.
 mod malformed;
 /// Stack states and events the emulator cannot produce, on recorded CloudFormation answers.
