@@ -38,7 +38,12 @@ const WATCH_LIMIT: Duration = Duration::from_secs(60 * 60);
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub allow_replace: bool,
+    /// Fail instead of waiting for a busy stack; start a canary and return.
     pub no_wait: bool,
+    /// Shift a share of traffic to the new version first, watch, then promote.
+    pub canary: Option<crate::release::CanarySpec>,
+    /// What the deployment record calls this deploy (`deploy`, `rollback-full`).
+    pub record_kind: Option<String>,
 }
 
 /// Everything the capabilities of one deploy share.
@@ -489,6 +494,8 @@ pub struct Outcome {
     pub failures: Vec<Failure>,
     pub notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
@@ -513,6 +520,7 @@ pub async fn execute(shared: Arc<Shared>, plan: Plan) -> Outcome {
         duration_ms: 0,
         failures: Vec::new(),
         notes: plan.notes.clone(),
+        canary: None,
         error: None,
     };
     match run_plan(&shared, &plan, &mut outcome).await {
@@ -631,34 +639,29 @@ async fn run_plan(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result
         }
     }
 
-    // A version of exactly the code this deploy shipped (or, when nothing changed since
-    // the recorded deployment, that deployment's version), the live alias on it, and
-    // the API's permission on the alias.
-    let version = match &plan.previous {
-        Some(prev)
-            if plan.decision == Decision::Reconcile && prev.fingerprint == plan.fingerprint =>
-        {
-            prev.function_version.clone()
-        }
-        _ => {
+    // Keep the template by its hash, so a later `rollback --full` can deploy it again.
+    store_template(shared, plan).await?;
+
+    // A version of exactly the code this deploy shipped (or the version an earlier
+    // deployment of this very fingerprint published), the API's permission on `live`,
+    // then `live` on the version: at once, or through a canary.
+    let version = match reusable_version(shared, plan).await? {
+        Some(v) => v,
+        None => {
             p.step(cap, "publishing a version");
             publish_version(ctx, name, &plan.code_sha256, &plan.fingerprint).await?
         }
     };
-    p.step(cap, &format!("pointing {LIVE_ALIAS} at version {version}"));
-    point_alias(ctx, name, &version).await?;
-    if let Some(api_id) = outcome.outputs.get("ApiId") {
-        let source_arn = format!(
+    // The API's invoke permission lives on the alias: set once the alias exists.
+    let source_arn = outcome.outputs.get("ApiId").map(|api_id| {
+        format!(
             "arn:{}:execute-api:{}:{}:{api_id}/*/*",
             partition(&ctx.region),
             ctx.region,
             shared.identity.account
-        );
-        ensure_invoke_permission(ctx, name, &source_arn).await?;
-    }
-    outcome.function_version = Some(version.clone());
-
-    let deployment = Deployment {
+        )
+    });
+    let mut deployment = Deployment {
         time: record::now_rfc3339(),
         actor: shared.identity.arn.clone(),
         git_commit: shared.git_commit.clone(),
@@ -667,19 +670,183 @@ async fn run_plan(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result
         code_sha256: plan.code_sha256.clone(),
         template_sha256: plan.rendered.template_sha256(),
         fingerprint: plan.fingerprint.clone(),
-        function_version: version,
-        kind: "deploy".into(),
+        function_version: version.clone(),
+        kind: shared
+            .options
+            .record_kind
+            .clone()
+            .unwrap_or_else(|| "deploy".into()),
         number: None,
     };
+
+    let live = crate::release::live(ctx, name).await?;
+    let canary = shared.options.canary.filter(|_| {
+        live.as_ref()
+            .is_some_and(|l| l.version != version || l.canary.is_some())
+    });
+    if let (Some(spec), Some(live)) = (canary, live.as_ref()) {
+        let stable = live.version.clone();
+        p.step(
+            cap,
+            &format!(
+                "canary: {:.0}% of traffic on version {version}, the rest on {stable}",
+                spec.weight * 100.0
+            ),
+        );
+        crate::release::start_canary(ctx, name, &stable, &version, spec.weight).await?;
+        if let Some(arn) = &source_arn {
+            ensure_invoke_permission(ctx, name, arn).await?;
+        }
+        outcome.canary = Some(CanaryState {
+            stable: stable.clone(),
+            canary: version.clone(),
+            weight: spec.weight,
+            verdict: None,
+        });
+        if shared.options.no_wait {
+            deployment.kind = "canary".into();
+            outcome.function_version = Some(stable);
+            outcome.deployment =
+                Some(record::write(ctx, &shared.env.name, cap, &deployment).await?);
+            outcome.notes.push(format!(
+                "canary started; end it with `stackpro promote {cap} --env {env}` or `stackpro rollback {cap} --env {env}`",
+                env = shared.env.name
+            ));
+            p.json("outputs", Some(cap), &outcome.outputs);
+            return Ok(());
+        }
+        let verdict = crate::release::watch_canary(
+            ctx,
+            name,
+            spec.period,
+            crate::release::canary_poll(spec.period),
+            &|left| {
+                p.step(
+                    cap,
+                    &format!("canary: watching alarms, {} s left", left.as_secs()),
+                )
+            },
+        )
+        .await?;
+        if let Some(state) = outcome.canary.as_mut() {
+            state.verdict = Some(verdict.clone());
+        }
+        if let crate::release::CanaryVerdict::Alarm { alarms } = verdict {
+            p.step(
+                cap,
+                &format!(
+                    "canary: {} in ALARM, rolling back to version {stable}",
+                    alarms.join(", ")
+                ),
+            );
+            point_alias(ctx, name, &stable).await?;
+            deployment.kind = "canary-rolled-back".into();
+            deployment.function_version = stable.clone();
+            outcome.function_version = Some(stable.clone());
+            outcome.deployment =
+                Some(record::write(ctx, &shared.env.name, cap, &deployment).await?);
+            return Err(Error::Stack {
+                stack: name.to_string(),
+                message: format!(
+                    "canary of version {version} rolled back: alarm {} fired; version {stable} serves all traffic again",
+                    alarms.join(", ")
+                ),
+                help: Some(format!(
+                    "look at the alarm and the logs (`stackpro tail {cap} --env {}`), fix, and deploy again",
+                    shared.env.name
+                )),
+            });
+        }
+        p.step(cap, &format!("canary healthy: promoting version {version}"));
+    }
+
+    p.step(cap, &format!("pointing {LIVE_ALIAS} at version {version}"));
+    point_alias(ctx, name, &version).await?;
+    if let Some(arn) = &source_arn {
+        ensure_invoke_permission(ctx, name, arn).await?;
+    }
+    outcome.function_version = Some(version.clone());
     let unchanged = plan.previous.as_ref().is_some_and(|prev| {
         prev.fingerprint == deployment.fingerprint
             && prev.function_version == deployment.function_version
+            && prev.kind == deployment.kind
     });
     if !unchanged {
         outcome.deployment = Some(record::write(ctx, &shared.env.name, cap, &deployment).await?);
     }
     p.json("outputs", Some(cap), &outcome.outputs);
     Ok(())
+}
+
+/// The version an earlier deployment of exactly this fingerprint and code published,
+/// when nothing in the stack changed (after a fast rollback, the next deploy goes back
+/// to it rather than publishing a copy).
+async fn reusable_version(shared: &Shared, plan: &Plan) -> Result<Option<String>> {
+    if plan.decision != Decision::Reconcile {
+        return Ok(None);
+    }
+    let Some(prev) = &plan.previous else {
+        return Ok(None);
+    };
+    if prev.fingerprint == plan.fingerprint && prev.code_sha256 == plan.code_sha256 {
+        return Ok(Some(prev.function_version.clone()));
+    }
+    let history = record::history(&shared.ctx, &shared.env.name, &plan.capability).await?;
+    Ok(history
+        .iter()
+        .rev()
+        .find(|d| {
+            d.kind == "deploy"
+                && d.fingerprint == plan.fingerprint
+                && d.code_sha256 == plan.code_sha256
+        })
+        .map(|d| d.function_version.clone()))
+}
+
+/// `templates/<capability>/<template sha256>.yaml` in the artifact bucket.
+pub fn template_key(capability: &str, template_sha256: &str) -> String {
+    format!("templates/{capability}/{template_sha256}.yaml")
+}
+
+/// Stores the deployed template by its hash (once).
+async fn store_template(shared: &Shared, plan: &Plan) -> Result<()> {
+    let s3 = aws_sdk_s3::Client::new(&shared.ctx.config);
+    let key = template_key(&plan.capability, &plan.rendered.template_sha256());
+    if s3
+        .head_object()
+        .bucket(&shared.bucket)
+        .key(&key)
+        .send()
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    s3.put_object()
+        .bucket(&shared.bucket)
+        .key(&key)
+        .body(plan.rendered.template.clone().into_bytes().into())
+        .content_type("application/yaml")
+        .send()
+        .await
+        .map_err(|e| {
+            shared.ctx.error(
+                "s3",
+                "PutObject",
+                &format!("s3://{}/{key}", shared.bucket),
+                e,
+            )
+        })?;
+    Ok(())
+}
+
+/// A canary's traffic split and how it ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct CanaryState {
+    pub stable: String,
+    pub canary: String,
+    pub weight: f64,
+    pub verdict: Option<crate::release::CanaryVerdict>,
 }
 
 /// Follows the stack operation to its end; a failed or rolled-back end is an error

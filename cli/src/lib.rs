@@ -18,6 +18,7 @@ pub mod printer;
 pub mod progress;
 pub mod project;
 pub mod record;
+pub mod release;
 pub mod render;
 pub mod stack;
 

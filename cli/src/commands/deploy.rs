@@ -40,9 +40,13 @@ pub struct DeployArgs {
     /// Capabilities deployed at once
     #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=32))]
     pub concurrency: u16,
-    /// Fail instead of waiting when a stack is busy with another operation
+    /// Fail instead of waiting when a stack is busy; with --canary, start it and return
     #[arg(long)]
     pub no_wait: bool,
+    /// Shift PERCENT of traffic to the new version for DURATION, watching the alarms,
+    /// then promote or roll back automatically, e.g. 10%:5m
+    #[arg(long, value_name = "PERCENT%:DURATION")]
+    pub canary: Option<crate::release::CanarySpec>,
 }
 
 #[derive(Debug, Serialize)]
@@ -223,6 +227,8 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
             options: Options {
                 allow_replace: args.allow_replace,
                 no_wait: args.no_wait,
+                canary: args.canary,
+                record_kind: None,
             },
             identity,
             env: env.clone(),
@@ -450,6 +456,7 @@ fn preview_report(plan: &Plan) -> CapabilityReport {
             duration_ms: 0,
             failures: Vec::new(),
             notes: plan.notes.clone(),
+            canary: None,
             error: plan
                 .refusal
                 .clone()
@@ -477,6 +484,7 @@ fn failed_before_start(name: &str, stack_name: &str, err: Error) -> CapabilityRe
             duration_ms: 0,
             failures: Vec::new(),
             notes: Vec::new(),
+            canary: None,
             error: Some(text),
         },
         diff: TemplateDiff::default(),

@@ -17,7 +17,9 @@ pub mod destroy;
 pub mod doctor;
 pub mod flags;
 pub mod list;
+pub mod promote;
 pub mod render;
+pub mod rollback;
 pub mod status;
 pub mod validate;
 
@@ -64,6 +66,10 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Delete a capability's stack (its tables are kept)
     Destroy(destroy::DestroyArgs),
+    /// Put the previous deployment back: the live alias (fast), or the stack (--full)
+    Rollback(rollback::RollbackArgs),
+    /// Give a canary's new version all traffic
+    Promote(promote::PromoteArgs),
     /// Read and change the feature flags the running handlers read (SSM)
     Flags(flags::FlagsArgs),
     /// Check the AWS credentials, region, endpoint, account and local tools of an environment
@@ -82,6 +88,8 @@ impl Cli {
             Command::Deploy(args) => deploy::run(args, &self.global, printer),
             Command::Status(args) => status::run(args, &self.global, printer),
             Command::Destroy(args) => destroy::run(args, &self.global, printer),
+            Command::Rollback(args) => rollback::run(args, &self.global, printer),
+            Command::Promote(args) => promote::run(args, &self.global, printer),
             Command::Flags(args) => flags::run(args, &self.global, printer),
             Command::Doctor(args) => doctor::run(args, &self.global, printer),
             Command::List(args) => list::run(args, &self.global, printer),

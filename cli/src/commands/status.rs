@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use super::GlobalArgs;
 use crate::aws::AwsContext;
-use crate::deploy::live_version;
 use crate::error::{Error, Result};
 use crate::printer::Printer;
 use crate::record::{self, Deployment};
@@ -33,6 +32,12 @@ pub struct StatusReport {
 }
 
 #[derive(Debug, Serialize)]
+pub struct Canary {
+    pub version: String,
+    pub weight: f64,
+}
+
+#[derive(Debug, Serialize)]
 pub struct CapabilityStatus {
     pub capability: String,
     pub stack_name: String,
@@ -49,6 +54,8 @@ pub struct CapabilityStatus {
     pub live_version: Option<String>,
     /// Why the live version is not the last deployment's, when it is not.
     pub live_note: Option<String>,
+    /// A canary in progress: the new version and its share of traffic.
+    pub canary: Option<Canary>,
     pub alarms_in_alarm: Vec<String>,
     /// Failed resources of the last operation, with their reasons (failed stacks only).
     pub failures: Vec<stack::Failure>,
@@ -81,6 +88,14 @@ impl fmt::Display for StatusReport {
             }
             if let Some(v) = &c.live_version {
                 writeln!(f, "  live          version {v}")?;
+            }
+            if let Some(canary) = &c.canary {
+                writeln!(
+                    f,
+                    "  canary        version {} takes {:.0}% of traffic (`stackpro promote` or `stackpro rollback` ends it)",
+                    canary.version,
+                    canary.weight * 100.0
+                )?;
             }
             if let Some(note) = &c.live_note {
                 writeln!(f, "  note          {note}")?;
@@ -168,6 +183,7 @@ pub async fn capability_status(
             deployment,
             live_version: None,
             live_note: None,
+            canary: None,
             alarms_in_alarm: Vec::new(),
             failures: Vec::new(),
         });
@@ -191,8 +207,13 @@ pub async fn capability_status(
     } else {
         Vec::new()
     };
-    let live = live_version(ctx, stack_name).await?;
+    let release = crate::release::live(ctx, stack_name).await?;
+    let live = release.as_ref().map(|l| l.version.clone());
+    let canary = release
+        .and_then(|l| l.canary)
+        .map(|(version, weight)| Canary { version, weight });
     let live_note = match (&live, &deployment) {
+        (Some(_), Some(d)) if d.kind == "canary" => None,
         (Some(live), Some(d)) if *live != d.function_version => Some(format!(
             "the live alias serves version {live}, not the recorded deployment's version {}: it was moved outside stackpro deploy",
             d.function_version
@@ -226,6 +247,7 @@ pub async fn capability_status(
         deployment,
         live_version: live,
         live_note,
+        canary,
         alarms_in_alarm: alarms
             .metric_alarms()
             .iter()

@@ -1,0 +1,113 @@
+//! `stackpro promote`: end a canary started with `deploy --canary ... --no-wait` by
+//! giving the new version all traffic.
+
+use std::fmt;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{ask, interactive, GlobalArgs};
+use crate::aws::{self, AwsContext};
+use crate::deploy;
+use crate::error::{Error, Result};
+use crate::printer::Printer;
+use crate::record;
+use crate::release;
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The capability whose canary to promote
+    #[arg(value_name = "CAPABILITY")]
+    pub capability: String,
+    /// The environment (a file in envs/)
+    #[arg(long, short = 'e', value_name = "ENV")]
+    pub env: String,
+    /// Do not ask for confirmation in a protected environment
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PromoteReport {
+    pub capability: String,
+    pub environment: String,
+    pub from_version: String,
+    pub to_version: String,
+    pub deployment: Option<i64>,
+}
+
+impl fmt::Display for PromoteReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:>12} {} {}: version {} now serves all traffic (was {})",
+            "Promoted", self.capability, self.environment, self.to_version, self.from_version
+        )
+    }
+}
+
+pub fn run(args: PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Result<()> {
+    let (project, catalogue) = global.load()?;
+    let cap = catalogue.get(&args.capability)?.clone();
+    let env = catalogue.load_env(&project, &args.env)?;
+    let name = env.stack_name(&cap.name);
+    if env.termination_protection && !args.yes && !interactive() {
+        return Err(Error::Confirmation {
+            message: format!(
+                "promoting in {} needs confirmation, and there is no terminal to ask on",
+                env.name
+            ),
+            help: "pass --yes to promote without asking".into(),
+        });
+    }
+    let report = super::aws_runtime()?.block_on(async {
+        let ctx = AwsContext::load(&global.aws, &env).await;
+        let identity = aws::caller_identity(&ctx).await?;
+        aws::check_account(&env, &identity)?;
+        let live = release::live(&ctx, &name).await?;
+        let Some((canary, weight)) = live.as_ref().and_then(|l| l.canary.clone()) else {
+            return Err(Error::Stack {
+                stack: name.clone(),
+                message: format!(
+                    "has no canary in progress (live serves version {})",
+                    live.map(|l| l.version).unwrap_or_else(|| "none".into())
+                ),
+                help: Some(format!(
+                    "start one with `stackpro deploy {} --env {} --canary 10%:5m --no-wait`",
+                    cap.name, env.name
+                )),
+            });
+        };
+        let stable = live.map(|l| l.version).unwrap_or_default();
+        if env.termination_protection && !args.yes {
+            let question = format!(
+                "Promote version {canary} ({:.0}% now) to all traffic in {}? [y/N] ",
+                weight * 100.0,
+                env.name
+            );
+            if !ask(&question)? {
+                return Err(Error::Failed(
+                    "promote cancelled: nothing was changed".into(),
+                ));
+            }
+        }
+        deploy::point_alias(&ctx, &name, &canary).await?;
+        let mut number = None;
+        if let Some(mut d) = record::latest(&ctx, &env.name, &cap.name).await? {
+            d.kind = "deploy".into();
+            d.function_version = canary.clone();
+            d.time = record::now_rfc3339();
+            d.actor = identity.arn.clone();
+            number = Some(record::write(&ctx, &env.name, &cap.name, &d).await?);
+        }
+        Ok::<_, Error>(PromoteReport {
+            capability: cap.name.clone(),
+            environment: env.name.clone(),
+            from_version: stable,
+            to_version: canary,
+            deployment: number,
+        })
+    })?;
+    printer.report(&report);
+    Ok(())
+}
