@@ -164,10 +164,13 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
             duration_ms: 0,
         };
         let confirm = |question: String| -> Result<()> {
-            if env.termination_protection && !args.yes {
-                if !progress.suspend(|| ask(&format!("{question} [y/N] ")))? {
-                    return Err(Error::Failed("rollback cancelled: nothing was changed".into()));
-                }
+            if env.termination_protection
+                && !args.yes
+                && !progress.suspend(|| ask(&format!("{question} [y/N] ")))?
+            {
+                return Err(Error::Failed(
+                    "rollback cancelled: nothing was changed".into(),
+                ));
             }
             Ok(())
         };
