@@ -244,13 +244,14 @@ pub async fn prepare(
     p.step(
         cap,
         &format!(
-            "artifact s3://{}/{key} ({})",
-            shared.bucket,
+            "artifact {} {} ({} bytes)",
+            &artifact.binary_sha256[..12.min(artifact.binary_sha256.len())],
             if uploaded {
                 "uploaded"
             } else {
                 "already stored"
-            }
+            },
+            artifact.zip_bytes
         ),
     );
     let params: BTreeMap<String, String> = [
@@ -363,7 +364,8 @@ pub async fn prepare(
         let alias = live_version(ctx, &name).await?;
         plan.decision = match &plan.previous {
             Some(prev)
-                if prev.fingerprint == plan.fingerprint
+                if prev.is_release_of_fingerprint()
+                    && prev.fingerprint == plan.fingerprint
                     && alias.as_deref() == Some(prev.function_version.as_str()) =>
             {
                 Decision::UpToDate
@@ -392,7 +394,13 @@ pub async fn prepare(
         &plan.tags,
     )
     .await?;
+    // CloudFormation answers "no changes" by failing the change set (`empty`). A change
+    // set that lists nothing while our own diff sees changes (a parameter-only change on
+    // an emulator that lists only added and removed resources) is executed all the same.
     plan.decision = if change_set.empty {
+        Decision::Reconcile
+    } else if change_set.changes.is_empty() && plan.diff.resources.is_empty() {
+        stack::delete_change_set(ctx, &cfn, &name, &change_set.id).await?;
         Decision::Reconcile
     } else {
         Decision::Update
@@ -788,7 +796,10 @@ async fn reusable_version(shared: &Shared, plan: &Plan) -> Result<Option<String>
     let Some(prev) = &plan.previous else {
         return Ok(None);
     };
-    if prev.fingerprint == plan.fingerprint && prev.code_sha256 == plan.code_sha256 {
+    if prev.is_release_of_fingerprint()
+        && prev.fingerprint == plan.fingerprint
+        && prev.code_sha256 == plan.code_sha256
+    {
         return Ok(Some(prev.function_version.clone()));
     }
     let history = record::history(&shared.ctx, &shared.env.name, &plan.capability).await?;
@@ -796,7 +807,7 @@ async fn reusable_version(shared: &Shared, plan: &Plan) -> Result<Option<String>
         .iter()
         .rev()
         .find(|d| {
-            d.kind == "deploy"
+            d.is_release_of_fingerprint()
                 && d.fingerprint == plan.fingerprint
                 && d.code_sha256 == plan.code_sha256
         })

@@ -40,6 +40,15 @@ pub struct Deployment {
     pub number: Option<i64>,
 }
 
+impl Deployment {
+    /// Whether the version in this record runs the code and configuration of its
+    /// fingerprint (a deploy or a full rollback). Records of a fast rollback or a
+    /// rolled-back canary say where the alias was moved, not what the stack deploys.
+    pub fn is_release_of_fingerprint(&self) -> bool {
+        matches!(self.kind.as_str(), "deploy" | "rollback-full")
+    }
+}
+
 fn default_kind() -> String {
     "deploy".into()
 }

@@ -692,16 +692,13 @@ pub async fn create_change_set(
                     });
                 }
                 // Change sets list pages of 100 changes; ours are far smaller, and a
-                // larger one is still executed whole.
-                let empty = changes.is_empty();
-                if empty {
-                    delete_change_set(ctx, cfn, stack, &id).await?;
-                }
+                // larger one is still executed whole. A ready change set is not empty:
+                // CloudFormation fails one that has nothing to change (below).
                 return Ok(ChangeSet {
                     id,
                     name,
                     changes,
-                    empty,
+                    empty: false,
                 });
             }
             Some(ChangeSetStatus::Failed) => {

@@ -18,6 +18,8 @@ mod flags;
 mod malformed;
 /// Stack states and events the emulator cannot produce, on recorded CloudFormation answers.
 mod recorded;
+/// Fast and full rollbacks, canaries and promote against the local emulator.
+mod release;
 /// Every rendered document of every capability and environment, as insta snapshots.
 mod snapshots;
 /// `stackpro validate`, with cfn-lint.
