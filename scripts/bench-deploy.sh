@@ -110,16 +110,46 @@ if [ -f .stackpro/emulator.pid ] && kill -0 "$(cat .stackpro/emulator.pid)" 2>/d
 fi
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 STARTED=1
-bash scripts/emulator.sh start "$PORT" >&2
+# moto's request recorder (off until asked) writes to the scratch directory.
+unset MOTO_ENABLE_RECORDING
+MOTO_RECORDER_FILEPATH=$WORK/moto-recording bash scripts/emulator.sh start "$PORT" >&2
 if [ "$(cat .stackpro/emulator.port)" != "$PORT" ]; then
   log "scripts/emulator.sh did not start the emulator on port $PORT"
   exit 1
 fi
 ENDPOINT=http://127.0.0.1:$PORT
-EMU_LOG=$ROOT/.stackpro/emulator.log
 EMU_PID=$(cat .stackpro/emulator.pid)
 reset_emulator() { curl -fsS -X POST "$ENDPOINT/moto-api/reset" >/dev/null; }
-requests() { grep -c 'HTTP/1.1' "$EMU_LOG" || true; }
+# The AWS calls one command makes, as "service Action" lines, from moto's recorder.
+calls() {
+  curl -fsS -X POST "$ENDPOINT/moto-api/recorder/reset-recording" >/dev/null
+  curl -fsS -X POST "$ENDPOINT/moto-api/recorder/start-recording" >/dev/null
+  "$@" >/dev/null 2>&1 || true
+  curl -fsS -X POST "$ENDPOINT/moto-api/recorder/stop-recording" >/dev/null
+  curl -fsS "$ENDPOINT/moto-api/recorder/download-recording" | "$PY" -c '
+import base64, json, re, sys
+from urllib.parse import urlparse
+for line in sys.stdin:
+    if not line.strip():
+        continue
+    e = json.loads(line)
+    h = {k.lower(): v for k, v in e["headers"].items()}
+    m = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", h.get("authorization", ""))
+    service = m.group(1) if m else "?"
+    body = base64.b64decode(e["body"]) if e.get("body_encoded") else (e.get("body") or "").encode()
+    path = urlparse(e["url"]).path
+    a = re.search(rb"(?:^|&)Action=(\w+)", body)
+    if "x-amz-target" in h:
+        action = h["x-amz-target"].split(".")[-1]
+    elif a:
+        action = a.group(1).decode()
+    elif service == "s3":
+        action = e["method"].title() + ("Bucket" if len(path.strip("/").split("/")) == 1 else "Object")
+    else:
+        action = e["method"] + " " + path
+    print(service, action)
+'
+}
 
 SP=("$BIN" --project-dir "$PROJ" --endpoint-url "$ENDPOINT")
 
@@ -210,10 +240,9 @@ AWS_DEPLOY=("$AWS" cloudformation deploy --endpoint-url "$ENDPOINT" --stack-name
 SP_NOOP=("${SP[@]}" deploy messaging --env local --no-build --yes)
 
 # Requests each makes on one no-op (the emulator logs one line per HTTP request).
-n0=$(requests); "${SP_NOOP[@]}" >/dev/null 2>&1; n1=$(requests)
+SP_CALLS=$(calls "${SP_NOOP[@]}")
+AWS_CALLS=$(calls "${AWS_DEPLOY[@]}")
 aws_out=$("${AWS_DEPLOY[@]}" 2>&1) && aws_rc=0 || aws_rc=$?
-n2=$(requests)
-SP_REQ=$((n1 - n0)); AWS_REQ=$((n2 - n1))
 # On AWS an empty change set is created FAILED ("didn't contain changes"), which
 # --no-fail-on-empty-changeset accepts (exit 0, "No changes to deploy"). moto refuses
 # CreateChangeSet itself with "No updates are to be performed." (ValidationError, exit
@@ -243,6 +272,7 @@ reset_emulator
 log "3/3 stackpro --help vs sam --version ($HELP_RUNS runs each)"
 spec "$WORK/help.json" "$HELP_RUNS" 3 \
   "$(json_cmds help '' 'Usage: stackpro' 0 "$BIN" --help)" \
+  "$(json_cmds version '' 'stackpro' 0 "$BIN" --version)" \
   "$(json_cmds sam '' 'SAM CLI, version' 0 "$SAM" --version)" \
   "$(json_cmds true '' '' 0 /bin/true)"
 HELP=$(timer "$WORK/help.json")
@@ -250,11 +280,12 @@ HELP=$(timer "$WORK/help.json")
 # --- the table --------------------------------------------------------------------------
 AWS_VERSION=$("$AWS" --version 2>&1)
 SAM_VERSION=$("$SAM" --version 2>&1)
-"$PY" - "$NOOP" "$ALL" "$HELP" "$SP_REQ" "$AWS_REQ" "$still" "$aws_rc" \
+"$PY" - "$NOOP" "$ALL" "$HELP" "$SP_CALLS" "$AWS_CALLS" "$still" "$aws_rc" \
   "$AWS_VERSION" "$SAM_VERSION" "$BIN" "$(nproc)" <<'PY'
 import json, sys
 noop, par, helpf = (json.loads(a) for a in sys.argv[1:4])
-sp_req, aws_req, still, aws_rc, aws_v, sam_v, binary, cores = sys.argv[4:]
+sp_calls, aws_calls, still, aws_rc, aws_v, sam_v, binary, cores = sys.argv[4:]
+sp_calls, aws_calls = sp_calls.splitlines(), aws_calls.splitlines()
 rows = []
 def row(figure, a, an, b, bn, ratio, ratio_min, goal, ok):
     cell = lambda name, r: "%s: %.1f / %.1f" % (name, r["mean"], r["min"])
@@ -283,16 +314,21 @@ print("Ratios: B/A for the speed-ups (1 and 3), A/B for parallel vs sequential (
 print("Wall times include spawning the process: /bin/true takes %.2f ms from the same timer."
       % helpf["true"]["mean"])
 print()
-print("| command | wall stddev [ms] | its own CPU [ms] | its page faults | emulator CPU [ms] | HTTP requests |")
+print("| command | wall stddev [ms] | its own CPU [ms] | its page faults | emulator CPU [ms] | AWS calls |")
 print("|---|---|---|---|---|---|")
-for name, r, req in (("stackpro deploy messaging (no-op)", s, sp_req),
-                     ("aws cloudformation deploy (no-op)", a, aws_req),
+for name, r, req in (("stackpro deploy messaging (no-op)", s, len(sp_calls)),
+                     ("aws cloudformation deploy (no-op)", a, len(aws_calls)),
                      ("stackpro deploy --all --concurrency 4", c4, ""),
                      ("stackpro deploy --all --concurrency 1", c1, ""),
-                     ("stackpro --help", h, ""), ("sam --version", sm, "")):
+                     ("stackpro --help", h, ""), ("stackpro --version", helpf["version"], ""),
+                     ("sam --version", sm, ""), ("/bin/true", helpf["true"], "")):
     print("| %s | %.1f | %.1f | %.0f | %.1f | %s |"
           % (name, r["stdev"], r["cpu"], r["faults"], r["emu"], req))
 print()
+cfn = [c for c in sp_calls if c.startswith("cloudformation ")]
+print("- stackpro's no-op makes %d CloudFormation call(s) (claim: at most 2: %s); all its calls: %s"
+      % (len(cfn), "holds" if len(cfn) <= 2 else "DOES NOT HOLD", ", ".join(sp_calls)))
+print("- aws cloudformation deploy's calls: %s" % ", ".join(aws_calls))
 if aws_rc == "255":
     print("- aws cloudformation deploy exits 255 on the unchanged stack: moto refuses CreateChangeSet")
     print("  with 'No updates are to be performed.' where AWS creates an empty change set that fails")
@@ -301,9 +337,9 @@ if aws_rc == "255":
 print("- the emulator (one Python process) spends %.0f ms of CPU per sequential --all deploy, a"
       " floor under any --concurrency wall time while it serves calls one at a time: best"
       " possible ratio on this emulator about %.2fx" % (c1["emu"], c1["emu"] / c1["mean"]))
-print("- stackpro --help: %.0f page faults (/bin/true: %.0f); its start-up, not the help text,"
-      " dominates (compare its own CPU time with /bin/true's %.2f ms)"
-      % (h["faults"], helpf["true"]["faults"], helpf["true"]["cpu"]))
+print("- stackpro --help takes %.2f ms, --version %.2f ms: the binary's start-up (%.0f page faults,"
+      " /bin/true %.0f), not the help text, is what costs" % (h["mean"], helpf["version"]["mean"],
+      h["faults"], helpf["true"]["faults"]))
 print("- stackpro still reports 'up to date' after the aws CLI's runs: %s" % ("yes" if still != "0" else "NO"))
 print("- %s; %s; stackpro binary %s; %s cores" % (aws_v.split()[0], sam_v, binary, cores))
 PY

@@ -21,6 +21,7 @@ pub mod record;
 pub mod release;
 pub mod render;
 pub mod stack;
+pub mod tail;
 
 use error::ExitStatus;
 use printer::Printer;

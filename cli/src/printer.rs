@@ -13,11 +13,14 @@ use crate::error::Error;
 /// How a command's report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum OutputFormat {
-    /// Human-readable text on stderr.
+    /// Human-readable text on stderr (`pretty` is the same).
     #[default]
+    #[value(alias = "pretty")]
     Text,
-    /// One JSON document on stdout.
+    /// One JSON document on stdout (a JSON object per line for streams).
     Json,
+    /// `stackpro tail`: log lines exactly as written; text for every other command.
+    Raw,
 }
 
 /// Every command returns one report: serializable for `--output json`, displayable for text.
@@ -35,6 +38,11 @@ impl Printer {
         Printer { format, color }
     }
 
+    /// Whether colour is used on stderr.
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
     pub fn format(&self) -> OutputFormat {
         self.format
     }
@@ -46,7 +54,7 @@ impl Printer {
                 let _ = serde_json::to_writer_pretty(&mut out, report);
                 let _ = writeln!(out);
             }
-            OutputFormat::Text => {
+            OutputFormat::Text | OutputFormat::Raw => {
                 let mut err = std::io::stderr().lock();
                 let _ = write!(err, "{report}");
             }
@@ -55,7 +63,7 @@ impl Printer {
 
     /// A status line for a person (stderr), in text mode only.
     pub fn status(&self, verb: &str, message: &str) {
-        if self.format == OutputFormat::Text {
+        if self.format != OutputFormat::Json {
             if self.color {
                 eprintln!("{:>12} {message}", verb.green().bold());
             } else {

@@ -21,6 +21,7 @@ pub mod promote;
 pub mod render;
 pub mod rollback;
 pub mod status;
+pub mod tail;
 pub mod validate;
 
 #[derive(Debug, Parser)]
@@ -72,6 +73,8 @@ pub enum Command {
     Promote(promote::PromoteArgs),
     /// Read and change the feature flags the running handlers read (SSM)
     Flags(flags::FlagsArgs),
+    /// Follow the capabilities' logs, merged in time order
+    Tail(tail::TailArgs),
     /// Check the AWS credentials, region, endpoint, account and local tools of an environment
     Doctor(doctor::DoctorArgs),
     /// List the capabilities and environments of the project
@@ -91,6 +94,7 @@ impl Cli {
             Command::Rollback(args) => rollback::run(args, &self.global, printer),
             Command::Promote(args) => promote::run(args, &self.global, printer),
             Command::Flags(args) => flags::run(args, &self.global, printer),
+            Command::Tail(args) => tail::run(args, &self.global, printer),
             Command::Doctor(args) => doctor::run(args, &self.global, printer),
             Command::List(args) => list::run(args, &self.global, printer),
         }

@@ -22,5 +22,7 @@ mod recorded;
 mod release;
 /// Every rendered document of every capability and environment, as insta snapshots.
 mod snapshots;
+/// `stackpro tail` over the local emulator's log groups.
+mod tail;
 /// `stackpro validate`, with cfn-lint.
 mod validate;

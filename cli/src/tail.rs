@@ -1,0 +1,378 @@
+//! Following the capabilities' logs: FilterLogEvents on each function's log group,
+//! merged in time order, deduplicated by event id, polled adaptively (about 1 s while
+//! events flow, up to 5 s idle, slower when throttled, never more than one request a
+//! second per group). A group that does not exist yet is waited for.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::aws::AwsContext;
+use crate::error::{Error, Result};
+
+/// Log levels the handlers write, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    pub fn parse(text: &str) -> Option<Level> {
+        match text.to_ascii_lowercase().as_str() {
+            "trace" => Some(Level::Trace),
+            "debug" => Some(Level::Debug),
+            "info" => Some(Level::Info),
+            "warn" | "warning" => Some(Level::Warn),
+            "error" | "fatal" => Some(Level::Error),
+            _ => None,
+        }
+    }
+}
+
+/// One log event of one capability.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogLine {
+    pub capability: String,
+    pub log_group: String,
+    pub log_stream: String,
+    pub event_id: String,
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    pub message: String,
+    /// The message parsed, when it is a JSON object (the handlers' structured logs).
+    pub fields: Option<Value>,
+}
+
+impl LogLine {
+    pub fn level(&self) -> Option<Level> {
+        self.fields
+            .as_ref()
+            .and_then(|f| f.get("level"))
+            .and_then(Value::as_str)
+            .and_then(Level::parse)
+    }
+
+    /// Whether the line passes `--level`: structured lines at or above it; plain lines
+    /// (START, END, REPORT) only when no level is asked for.
+    pub fn passes(&self, min: Option<Level>) -> bool {
+        match min {
+            None => true,
+            Some(min) => self.level().is_some_and(|l| l >= min),
+        }
+    }
+}
+
+/// The log group of a capability's function.
+pub fn log_group(stack_name: &str) -> String {
+    format!("/aws/lambda/{stack_name}")
+}
+
+/// Polling state of one log group.
+#[derive(Debug)]
+pub struct Group {
+    pub capability: String,
+    pub name: String,
+    /// Next start time (ms): the newest timestamp seen; events at it are deduplicated.
+    start: i64,
+    token: Option<String>,
+    seen: HashSet<String>,
+    interval: Duration,
+    next_poll: Instant,
+    pub missing: bool,
+    missing_said: bool,
+}
+
+impl Group {
+    pub fn new(capability: &str, name: &str, since_ms: i64) -> Self {
+        Group {
+            capability: capability.to_string(),
+            name: name.to_string(),
+            start: since_ms,
+            token: None,
+            seen: HashSet::new(),
+            interval: FAST,
+            next_poll: Instant::now(),
+            missing: false,
+            missing_said: false,
+        }
+    }
+
+    /// Whether a read is due now.
+    pub fn due(&self, now: Instant) -> bool {
+        now >= self.next_poll
+    }
+
+    /// Whether this group has pages left of what is already there.
+    pub fn has_more(&self) -> bool {
+        self.token.is_some()
+    }
+
+    pub fn next_poll(&self) -> Instant {
+        self.next_poll
+    }
+}
+
+/// About one request a second while events flow.
+const FAST: Duration = Duration::from_secs(1);
+/// Idle groups are read every 5 s at most.
+const IDLE: Duration = Duration::from_secs(5);
+/// Throttled groups back off to 30 s at most.
+const THROTTLED: Duration = Duration::from_secs(30);
+
+/// What one poll of a group said.
+#[derive(Debug)]
+pub enum Poll {
+    Lines(Vec<LogLine>),
+    /// The group does not exist yet; `first` is true the first time.
+    Missing {
+        first: bool,
+    },
+}
+
+/// Reads one page of new events of `group` and schedules its next read.
+pub async fn poll(
+    ctx: &AwsContext,
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &mut Group,
+    filter: Option<&str>,
+) -> Result<Poll> {
+    let result = logs
+        .filter_log_events()
+        .log_group_name(&group.name)
+        .start_time(group.start)
+        .set_filter_pattern(filter.map(str::to_string))
+        .set_next_token(group.token.clone())
+        .send()
+        .await;
+    let now = Instant::now();
+    let page = match result {
+        Ok(page) => page,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            group.missing = true;
+            group.interval = IDLE;
+            group.next_poll = now + group.interval;
+            let first = !group.missing_said;
+            group.missing_said = true;
+            return Ok(Poll::Missing { first });
+        }
+        Err(err)
+            if aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata::code(&err)
+                .is_some_and(|c| c.contains("Throttl")) =>
+        {
+            group.interval = (group.interval * 2).min(THROTTLED);
+            group.next_poll = now + group.interval;
+            return Ok(Poll::Lines(Vec::new()));
+        }
+        Err(err) => return Err(ctx.error("logs", "FilterLogEvents", &group.name, err)),
+    };
+    group.missing = false;
+    let mut lines = Vec::new();
+    let mut newest = group.start;
+    for e in page.events() {
+        let id = e.event_id().unwrap_or_default().to_string();
+        let ts = e.timestamp().unwrap_or(0);
+        if !group.seen.insert(id.clone()) {
+            continue;
+        }
+        newest = newest.max(ts);
+        let message = e.message().unwrap_or_default().trim_end().to_string();
+        let fields = serde_json::from_str::<Value>(&message)
+            .ok()
+            .filter(Value::is_object);
+        lines.push(LogLine {
+            capability: group.capability.clone(),
+            log_group: group.name.clone(),
+            log_stream: e.log_stream_name().unwrap_or_default().to_string(),
+            event_id: id,
+            timestamp: ts,
+            message,
+            fields,
+        });
+    }
+    group.token = page.next_token().map(str::to_string);
+    if group.token.is_none() && newest > group.start {
+        // Move on; ids at the newest millisecond stay to catch late arrivals there.
+        group.start = newest;
+        let lines_at_start: HashSet<String> = lines
+            .iter()
+            .filter(|l| l.timestamp == newest)
+            .map(|l| l.event_id.clone())
+            .collect();
+        group.seen.retain(|id| lines_at_start.contains(id));
+    }
+    group.interval = if lines.is_empty() && group.token.is_none() {
+        (group.interval * 2).min(IDLE)
+    } else {
+        FAST
+    };
+    group.next_poll = now + group.interval;
+    Ok(Poll::Lines(lines))
+}
+
+/// Sorts lines of several groups into one time order (stable for equal times).
+pub fn merge(mut lines: Vec<LogLine>) -> Vec<LogLine> {
+    lines.sort_by_key(|l| l.timestamp);
+    lines
+}
+
+/// `HH:MM:SS.mmm` (UTC) of a millisecond timestamp.
+pub fn clock(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let day = secs.rem_euclid(86_400);
+    format!(
+        "{:02}:{:02}:{:02}.{millis:03}",
+        day / 3600,
+        (day % 3600) / 60,
+        day % 60
+    )
+}
+
+/// The handlers' JSON log line, for people: level, message, then the fields that
+/// matter at 3 a.m. (route, latency, tenant, request id), then anything else.
+pub fn pretty(line: &LogLine, width: usize) -> String {
+    let time = clock(line.timestamp);
+    let Some(fields) = line.fields.as_ref().and_then(Value::as_object) else {
+        return format!("{time} {:w$}  {}", line.capability, line.message, w = width);
+    };
+    let text = |k: &str| {
+        fields.get(k).map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
+    let level = text("level")
+        .unwrap_or_else(|| "-".into())
+        .to_ascii_uppercase();
+    let message = text("message").or_else(|| text("msg")).unwrap_or_default();
+    let mut out = format!(
+        "{time} {:w$}  {level:<5} {message}",
+        line.capability,
+        w = width
+    );
+    let known = [
+        ("route", "route"),
+        ("status", "status"),
+        ("latency_ms", "latency"),
+        ("tenant_id", "tenant"),
+        ("request_id", "req"),
+        ("degraded", "degraded"),
+    ];
+    for (key, label) in known {
+        if let Some(v) = text(key).filter(|v| !v.is_empty() && v != "null") {
+            let v = if key == "latency_ms" {
+                format!("{v}ms")
+            } else {
+                v
+            };
+            out.push_str(&format!(" {label}={v}"));
+        }
+    }
+    let skip = [
+        "timestamp",
+        "level",
+        "message",
+        "msg",
+        "route",
+        "status",
+        "latency_ms",
+        "tenant_id",
+        "request_id",
+        "degraded",
+        "capability",
+        "target",
+        "_aws",
+        "trace_id",
+    ];
+    let mut rest: BTreeMap<&str, String> = BTreeMap::new();
+    for (k, v) in fields {
+        if !skip.contains(&k.as_str()) && !fields.contains_key("_aws") {
+            rest.insert(k, v.to_string());
+        }
+    }
+    for (k, v) in rest {
+        out.push_str(&format!(" {k}={v}"));
+    }
+    out
+}
+
+/// Parses `--since`: `10m`, `2h`, `30s`, `1d`.
+pub fn parse_since(text: &str) -> Result<Duration> {
+    let bad = || Error::Config {
+        message: format!("`{text}` is not a duration"),
+        help: Some("write it as 30s, 10m, 2h or 1d".into()),
+    };
+    if let Some(days) = text.strip_suffix('d') {
+        let n: u64 = days.parse().map_err(|_| bad())?;
+        return Ok(Duration::from_secs(n * 86_400));
+    }
+    crate::release::parse_duration(text).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(ts: i64, message: &str) -> LogLine {
+        LogLine {
+            capability: "messaging".into(),
+            log_group: "g".into(),
+            log_stream: "s".into(),
+            event_id: ts.to_string(),
+            timestamp: ts,
+            message: message.into(),
+            fields: serde_json::from_str::<Value>(message)
+                .ok()
+                .filter(Value::is_object),
+        }
+    }
+
+    #[test]
+    fn structured_lines_read_like_a_sentence() {
+        let l = line(
+            3_723_004,
+            r#"{"timestamp":"x","level":"error","message":"store unreachable","route":"POST /v1/threads","latency_ms":12,"tenant_id":"acme","request_id":"r-1","degraded":true}"#,
+        );
+        assert_eq!(
+            pretty(&l, 9),
+            "01:02:03.004 messaging  ERROR store unreachable route=POST /v1/threads latency=12ms tenant=acme req=r-1 degraded=true"
+        );
+        let plain = line(0, "START RequestId: 1 Version: 3");
+        assert_eq!(
+            pretty(&plain, 9),
+            "00:00:00.000 messaging  START RequestId: 1 Version: 3"
+        );
+    }
+
+    #[test]
+    fn levels_filter_structured_lines_only() {
+        let err = line(1, r#"{"level":"ERROR","message":"x"}"#);
+        let info = line(2, r#"{"level":"info","message":"x"}"#);
+        let plain = line(3, "REPORT Duration: 2 ms");
+        assert!(err.passes(Some(Level::Warn)));
+        assert!(!info.passes(Some(Level::Warn)));
+        assert!(!plain.passes(Some(Level::Info)));
+        assert!(plain.passes(None));
+    }
+
+    #[test]
+    fn lines_merge_in_time_order_and_durations_parse() {
+        let merged = merge(vec![line(3, "c"), line(1, "a"), line(2, "b")]);
+        let order: Vec<i64> = merged.iter().map(|l| l.timestamp).collect();
+        assert_eq!(order, [1, 2, 3]);
+        assert_eq!(parse_since("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_since("1d").unwrap(), Duration::from_secs(86_400));
+        assert!(parse_since("soon").is_err());
+    }
+}
