@@ -297,8 +297,9 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
     Ok(())
 }
 
-/// ContinueUpdateRollback, skipping `skip`, followed to its end.
-async fn continue_rollback(
+/// ContinueUpdateRollback, skipping `skip`, followed to its end; still failing, the
+/// error names the resources and the `--skip` flags that would get past them.
+pub async fn continue_rollback(
     ctx: &AwsContext,
     cfn: &aws_sdk_cloudformation::Client,
     found: &aws_sdk_cloudformation::types::Stack,

@@ -376,3 +376,83 @@ async fn an_empty_rolled_back_stack_is_deleted_and_created_again() {
     );
     assert!(plan.diff.count(stackpro::diff::Action::Add) > 10);
 }
+
+#[tokio::test]
+async fn a_failed_rollback_is_continued_skipping_the_named_resources() {
+    // UPDATE_ROLLBACK_FAILED: ContinueUpdateRollback, then the rollback completes.
+    let fx = fixture("update-rollback.json");
+    let continued = Arc::new(Mutex::new(String::new()));
+    let c = continued.clone();
+    let client = infallible_client_fn(move |req| {
+        let body = String::from_utf8_lossy(req.body().bytes().unwrap_or_default()).to_string();
+        match action(&req).as_str() {
+            "DescribeStackEvents" => response(
+                200,
+                "text/xml",
+                format!(
+                    "<DescribeStackEventsResponse xmlns=\"{NS}\"><DescribeStackEventsResult><StackEvents>{}</StackEvents>\
+                     </DescribeStackEventsResult></DescribeStackEventsResponse>",
+                    event_xml(&fx, &serde_json::json!({"id": "f1", "time": "2026-11-23T10:00:09.000Z",
+                        "logical": "TableThreads", "type": "AWS::DynamoDB::Table", "status": "UPDATE_FAILED",
+                        "reason": "Resource handler returned message: \"Table is being updated\""}))
+                ),
+            ),
+            "ContinueUpdateRollback" => {
+                *c.lock().unwrap() = body;
+                response(
+                    200,
+                    "text/xml",
+                    format!("<ContinueUpdateRollbackResponse xmlns=\"{NS}\"><ContinueUpdateRollbackResult/></ContinueUpdateRollbackResponse>"),
+                )
+            }
+            "DescribeStacks" => response(200, "text/xml", stacks_xml(&fx, "UPDATE_ROLLBACK_COMPLETE")),
+            other => response(400, "text/xml", error_xml("InvalidAction", &format!("unexpected {other}"))),
+        }
+    });
+    let ctx = config(client);
+    let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
+    let found = aws_sdk_cloudformation::types::Stack::builder()
+        .stack_name("stackpro-messaging-sandbox")
+        .stack_status(aws_sdk_cloudformation::types::StackStatus::UpdateRollbackFailed)
+        .creation_time(aws_smithy_types::DateTime::from_secs(0))
+        .build();
+    let report = stackpro::commands::rollback::RollbackReport {
+        capability: "messaging".into(),
+        environment: "sandbox".into(),
+        stack_name: "stackpro-messaging-sandbox".into(),
+        action: String::new(),
+        from_version: None,
+        to_version: None,
+        to_deployment: None,
+        deployment: None,
+        status: None,
+        skipped: Vec::new(),
+        notes: Vec::new(),
+        duration_ms: 0,
+    };
+    let progress =
+        stackpro::progress::Progress::with_mode(stackpro::progress::Mode::Plain, &["messaging"]);
+    let report = stackpro::commands::rollback::continue_rollback(
+        &ctx,
+        &cfn,
+        &found,
+        &["TableThreads".to_string()],
+        &progress,
+        "messaging",
+        report,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.action, "continued_rollback");
+    assert_eq!(report.status.as_deref(), Some("UPDATE_ROLLBACK_COMPLETE"));
+    assert_eq!(report.skipped, ["TableThreads"]);
+    let sent = continued.lock().unwrap().clone();
+    assert!(
+        sent.contains("ResourcesToSkip.member.1=TableThreads"),
+        "{sent}"
+    );
+    assert!(
+        sent.contains("StackName=stackpro-messaging-sandbox"),
+        "{sent}"
+    );
+}
