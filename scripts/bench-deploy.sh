@@ -16,6 +16,8 @@
 #                                     ~/.cache/stackpro-release-target, built if missing)
 # Installs what it needs, idempotently: .venv via scripts/setup.sh (moto), and pinned
 # awscli and aws-sam-cli into .venv-bench/ (one venv each, apart from the test tools).
+# Runs its own moto on a free 127.0.0.1 port and a scratch copy of the project, so it
+# leaves the work tree (and any emulator scripts/emulator.sh runs) alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -56,22 +58,24 @@ if [ ! -x "$BIN" ]; then
     log "STACKPRO_BIN=$STACKPRO_BIN is not an executable"
     exit 2
   fi
-  log "building the release binary into $RELEASE_DIR (a clean build takes about 17 min on 2 cores)"
+  log "building the release binary into $RELEASE_DIR (a clean build takes about 20 min on 2 cores)"
   CARGO_TARGET_DIR=$RELEASE_DIR cargo build --release --locked -p stackpro >&2
 fi
 if [ -n "$(find cli/src cli/Cargo.toml Cargo.lock -newer "$BIN" -print -quit 2>/dev/null)" ]; then
-  log "warning: $BIN is older than the sources in cli/; rebuild it to measure the current code"
+  log "warning: $BIN is older than the sources in cli/; to measure the current code, rebuild it:"
+  log "  CARGO_TARGET_DIR=$RELEASE_DIR cargo build --release --locked -p stackpro"
 fi
 busy=$(ps -eo comm= | grep -cxE 'rustc|cargo|cc1|cc1plus|ld|ld.lld|rust-lld' || true)
 if [ "${busy:-0}" -gt 0 ]; then
-  log "warning: $busy compiler process(es) are running; on 2 cores the figures will be slower and noisier"
+  log "warning: $busy compiler process(es) are running; on $(nproc) cores the figures will be slower and noisier"
 fi
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 
 # --- a scratch copy of the project, with stand-in handler zips --------------------------
 WORK=$(mktemp -d)
-STARTED=0
+EMU_PID=
 cleanup() {
-  if [ "$STARTED" = 1 ]; then bash scripts/emulator.sh stop >/dev/null 2>&1 || true; fi
+  if [ -n "$EMU_PID" ]; then kill "$EMU_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -102,23 +106,31 @@ export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_EC2_METADATA_DISA
 export AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_REGION AWS_ENDPOINT_URL
 
-# scripts/emulator.sh keeps one emulator per work tree: never take over (or stop) one
-# somebody else started with it.
-if [ -f .stackpro/emulator.pid ] && kill -0 "$(cat .stackpro/emulator.pid)" 2>/dev/null; then
-  log "an emulator started by scripts/emulator.sh is running (pid $(cat .stackpro/emulator.pid)); stop it first (bash scripts/emulator.sh stop)"
-  exit 2
-fi
+# Its own emulator, started as scripts/emulator.sh starts one (the project's pinned moto,
+# 127.0.0.1 only) but with its pid, log and recordings in the scratch directory:
+# emulator.sh keeps one pid file per work tree, so two scripts using it at once stop each
+# other's emulator (and an e2e run started meanwhile would take this one over).
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-STARTED=1
-# moto's request recorder (off until asked) writes to the scratch directory.
-unset MOTO_ENABLE_RECORDING
-MOTO_RECORDER_FILEPATH=$WORK/moto-recording bash scripts/emulator.sh start "$PORT" >&2
-if [ "$(cat .stackpro/emulator.port)" != "$PORT" ]; then
-  log "scripts/emulator.sh did not start the emulator on port $PORT"
+ENDPOINT=http://127.0.0.1:$PORT
+unset MOTO_ENABLE_RECORDING # moto's request recorder stays off until asked
+(cd "$WORK" && MOTO_RECORDER_FILEPATH=$WORK/moto-recording exec "$ROOT/.venv/bin/moto_server" \
+  -H 127.0.0.1 -p "$PORT" >"$WORK/emulator.log" 2>&1) &
+EMU_PID=$!
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null --max-time 2 "$ENDPOINT/moto-api/" 2>/dev/null && break
+  if ! kill -0 "$EMU_PID" 2>/dev/null; then
+    log "moto exited during start-up:"
+    tail -n 20 "$WORK/emulator.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if ! kill -0 "$EMU_PID" 2>/dev/null || ! curl -fsS -o /dev/null "$ENDPOINT/moto-api/"; then
+  log "moto did not start on $ENDPOINT; see its log:"
+  tail -n 20 "$WORK/emulator.log" >&2
   exit 1
 fi
-ENDPOINT=http://127.0.0.1:$PORT
-EMU_PID=$(cat .stackpro/emulator.pid)
+log "emulator: moto on $ENDPOINT (pid $EMU_PID)"
 reset_emulator() { curl -fsS -X POST "$ENDPOINT/moto-api/reset" >/dev/null; }
 # The AWS calls one command makes, as "service Action" lines, from moto's recorder.
 calls() {
@@ -163,7 +175,11 @@ spec = json.load(open(sys.argv[1]))
 cmds = spec["commands"]
 results = {c["name"]: {"wall": [], "cpu": [], "emu": [], "faults": []} for c in cmds}
 def emu_cpu():  # the emulator process's CPU seconds so far (utime + stime)
-    fields = open("/proc/%d/stat" % spec["emulator_pid"]).read().rsplit(")", 1)[1].split()
+    try:
+        stat = open("/proc/%d/stat" % spec["emulator_pid"]).read()
+    except FileNotFoundError:
+        sys.exit("bench-deploy: the emulator (pid %d) has exited" % spec["emulator_pid"])
+    fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 def child_cpu():  # CPU seconds and minor page faults of the children waited for so far
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -278,13 +294,14 @@ spec "$WORK/help.json" "$HELP_RUNS" 3 \
 HELP=$(timer "$WORK/help.json")
 
 # --- the table --------------------------------------------------------------------------
+LOAD_END=$(cut -d' ' -f1 /proc/loadavg)
 AWS_VERSION=$("$AWS" --version 2>&1)
 SAM_VERSION=$("$SAM" --version 2>&1)
 "$PY" - "$NOOP" "$ALL" "$HELP" "$SP_CALLS" "$AWS_CALLS" "$still" "$aws_rc" \
-  "$AWS_VERSION" "$SAM_VERSION" "$BIN" "$(nproc)" <<'PY'
+  "$AWS_VERSION" "$SAM_VERSION" "$BIN" "$(nproc)" "$LOAD_START" "$LOAD_END" <<'PY'
 import json, sys
 noop, par, helpf = (json.loads(a) for a in sys.argv[1:4])
-sp_calls, aws_calls, still, aws_rc, aws_v, sam_v, binary, cores = sys.argv[4:]
+sp_calls, aws_calls, still, aws_rc, aws_v, sam_v, binary, cores, load0, load1 = sys.argv[4:]
 sp_calls, aws_calls = sp_calls.splitlines(), aws_calls.splitlines()
 rows = []
 def row(figure, a, an, b, bn, ratio, ratio_min, goal, ok):
@@ -341,6 +358,8 @@ print("- stackpro --help takes %.2f ms, --version %.2f ms: the binary's start-up
       " /bin/true %.0f), not the help text, is what costs" % (h["mean"], helpf["version"]["mean"],
       h["faults"], helpf["true"]["faults"]))
 print("- stackpro still reports 'up to date' after the aws CLI's runs: %s" % ("yes" if still != "0" else "NO"))
-print("- %s; %s; stackpro binary %s; %s cores" % (aws_v.split()[0], sam_v, binary, cores))
+print("- %s; %s; stackpro binary %s; %s cores, load average %s at the start, %s at the end"
+      " (above about 1, other work shares the cores and the figures are noisier)"
+      % (aws_v.split()[0], sam_v, binary, cores, load0, load1))
 PY
 exit 0

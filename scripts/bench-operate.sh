@@ -17,6 +17,7 @@ export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_EC2_METADATA_DISA
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_REGION AWS_ENDPOINT_URL
 PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 WORK=$(mktemp -d)
+export STACKPRO_EMULATOR_STATE=$WORK/emulator
 bash scripts/emulator.sh start "$PORT" >/dev/null
 trap 'bash scripts/emulator.sh stop >/dev/null; rm -rf "$WORK"' EXIT
 ENDPOINT=http://127.0.0.1:$PORT
@@ -38,8 +39,11 @@ BIN, PROJECT, ENDPOINT = os.environ["BIN"], os.environ["PROJECT"], os.environ["E
 EVENTS, ROLLBACKS = int(os.environ["EVENTS"]), int(os.environ["ROLLBACKS"])
 common = ["--project-dir", PROJECT, "--endpoint-url", ENDPOINT]
 
-def sp(*args, check=True):
-    return subprocess.run([BIN, *args, *common], check=check, capture_output=True, text=True)
+def sp(*args):
+    r = subprocess.run([BIN, *args, *common], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"stackpro {' '.join(args)} failed ({r.returncode}):\n{r.stderr}")
+    return r
 
 def zips(version):
     for cap in os.listdir(f"{PROJECT}/handlers"):
@@ -48,10 +52,23 @@ def zips(version):
         with zipfile.ZipFile(f"{d}/bootstrap.zip", "w") as z:
             z.writestr("bootstrap", f"#!/bin/sh\n# {cap} {version}\n")
 
+# --- fast rollback ------------------------------------------------------------
+zips("1")
+sp("bootstrap", "--env", "local")
+sp("deploy", "messaging", "--env", "local", "--no-build", "--yes")
+zips("2")
+sp("deploy", "messaging", "--env", "local", "--no-build", "--yes")
+rollbacks = []
+for _ in range(ROLLBACKS):
+    t = time.monotonic()
+    sp("rollback", "messaging", "--env", "local", "--yes")
+    rollbacks.append(time.monotonic() - t)
+    sp("deploy", "messaging", "--env", "local", "--no-build", "--yes")  # back to the new version
+
 # --- tail latency -------------------------------------------------------------
 logs = boto3.client("logs", endpoint_url=ENDPOINT, region_name="us-east-1")
 group = "/aws/lambda/stackpro-messaging-local"
-logs.create_log_group(logGroupName=group)
+# The stack made the group; the bench writes a stream of its own.
 logs.create_log_stream(logGroupName=group, logStreamName="bench")
 tail = subprocess.Popen([BIN, "tail", "messaging", "--env", "local", "--follow", "--since", "1m",
                          "--output", "raw", *common], stdout=subprocess.PIPE, text=True)
@@ -71,19 +88,6 @@ for i in range(EVENTS):
             break
     time.sleep(0.37 * (i % 5))  # events at uneven gaps: flowing and idle polls both
 tail.terminate(); tail.wait()
-
-# --- fast rollback ------------------------------------------------------------
-zips("1")
-sp("bootstrap", "--env", "local")
-sp("deploy", "messaging", "--env", "local", "--no-build", "--yes")
-zips("2")
-sp("deploy", "messaging", "--env", "local", "--no-build", "--yes")
-rollbacks = []
-for _ in range(ROLLBACKS):
-    t = time.monotonic()
-    sp("rollback", "messaging", "--env", "local", "--yes")
-    rollbacks.append(time.monotonic() - t)
-    sp("deploy", "messaging", "--env", "local", "--no-build", "--yes")  # back to the new version
 
 def row(name, xs, goal):
     xs = sorted(xs)

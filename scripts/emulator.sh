@@ -4,10 +4,12 @@
 #   scripts/emulator.sh stop           stop the one this script started
 #   scripts/emulator.sh status         exit 0 when it answers, 1 otherwise
 #   scripts/emulator.sh reset          wipe its state
-# It only ever binds the loopback address. State: .stackpro/emulator.{pid,port,log}.
+# It only ever binds the loopback address. State: .stackpro/emulator.{pid,port,log}
+# (or $STACKPRO_EMULATOR_STATE/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STATE=.stackpro
+# STACKPRO_EMULATOR_STATE gives a script its own emulator beside others (benchmarks).
+STATE=${STACKPRO_EMULATOR_STATE:-.stackpro}
 mkdir -p "$STATE"
 PIDFILE=$STATE/emulator.pid
 PORTFILE=$STATE/emulator.port

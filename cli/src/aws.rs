@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use clap::Args;
 use serde::Serialize;
 
@@ -123,16 +124,15 @@ impl AwsContext {
     }
 
     /// Turns an SDK error into one that names what failed and what to do.
-    pub fn error<E, R>(
+    pub fn error<E>(
         &self,
         service: &'static str,
         operation: &'static str,
         target: &str,
-        err: aws_sdk_sts::error::SdkError<E, R>,
+        err: aws_sdk_sts::error::SdkError<E, HttpResponse>,
     ) -> Error
     where
         E: std::error::Error + aws_sdk_sts::error::ProvideErrorMetadata + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         use aws_sdk_sts::error::SdkError;
         let chain = error_chain(&err);
@@ -160,10 +160,33 @@ impl AwsContext {
             },
             SdkError::ServiceError(service_err) => {
                 let e = service_err.err();
+                let status = service_err.raw().status().as_u16();
                 let detail = match (e.code(), e.message()) {
                     (Some(code), Some(message)) => format!("{code}: {message}"),
                     (Some(code), None) => code.to_string(),
-                    _ => chain,
+                    // An answer without an error document: an internal error of the
+                    // endpoint, or an API a local emulator does not implement.
+                    _ if status >= 500 && self.is_local() => format!(
+                        "the emulator at {} answered HTTP {status} with no error document: it does not implement this call for this input (see the README's Testing section)",
+                        self.endpoint_for(service)
+                    ),
+                    _ if status >= 500 => format!(
+                        "the service answered HTTP {status} with no error document (an internal error; try again)"
+                    ),
+                    // A body the SDK could not read: show what it said.
+                    _ => match service_err
+                        .raw()
+                        .body()
+                        .bytes()
+                        .map(String::from_utf8_lossy)
+                        .filter(|b| !b.trim().is_empty())
+                    {
+                        Some(body) => format!(
+                            "HTTP {status} with an answer the SDK could not read: {}",
+                            body.chars().take(300).collect::<String>().trim()
+                        ),
+                        None => chain,
+                    },
                 };
                 Error::Aws {
                     operation,
