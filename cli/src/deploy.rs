@@ -361,7 +361,7 @@ pub async fn prepare(
         && deployed_params == plan.params
         && deployed_tags == plan.tags
     {
-        let alias = live_version(ctx, &name).await?;
+        let alias = crate::release::live(ctx, &name).await?.map(|l| l.version);
         plan.decision = match &plan.previous {
             Some(prev)
                 if prev.is_release_of_fingerprint()
@@ -459,33 +459,6 @@ pub async fn prepare(
     Ok(plan)
 }
 
-/// The version the live alias points at, `None` when there is no alias yet.
-pub async fn live_version(ctx: &AwsContext, function: &str) -> Result<Option<String>> {
-    let lambda = aws_sdk_lambda::Client::new(&ctx.config);
-    match lambda
-        .get_alias()
-        .function_name(function)
-        .name(LIVE_ALIAS)
-        .send()
-        .await
-    {
-        Ok(alias) => Ok(alias.function_version().map(str::to_string)),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(ctx.error(
-            "lambda",
-            "GetAlias",
-            &format!("{function}:{LIVE_ALIAS}"),
-            err,
-        )),
-    }
-}
-
 /// What phase 3 did for one capability.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
@@ -533,13 +506,7 @@ pub async fn execute(shared: Arc<Shared>, plan: Plan) -> Outcome {
     };
     match run_plan(&shared, &plan, &mut outcome).await {
         Ok(()) => outcome.success = true,
-        Err(err) => {
-            let mut text = err.to_string();
-            if let Some(help) = err.help() {
-                text.push_str(&format!(" (help: {help})"));
-            }
-            outcome.error = Some(text);
-        }
+        Err(err) => outcome.error = Some(err.one_line()),
     }
     outcome.duration_ms = start.elapsed().as_millis();
     let p = &shared.progress;

@@ -223,6 +223,15 @@ impl Error {
         }
     }
 
+    /// The message with its next step on one line, for reports that list several
+    /// errors: `<message> (help: <next step>)`.
+    pub fn one_line(&self) -> String {
+        match self.help() {
+            Some(help) => format!("{self} (help: {help})"),
+            None => self.to_string(),
+        }
+    }
+
     /// Extra lines that explain the cause, beyond the `source()` chain.
     pub fn details(&self) -> Vec<String> {
         match self {

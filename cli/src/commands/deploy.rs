@@ -8,7 +8,7 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
-use super::{ask, interactive, CapabilitySelection, GlobalArgs};
+use super::{ask, require_answerable, CapabilitySelection, GlobalArgs};
 use crate::aws::{self, AwsContext};
 use crate::build;
 use crate::deploy::{self, Decision, Options, Outcome, Plan, Shared};
@@ -160,15 +160,12 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
     // A protected environment needs a yes; where nobody can give one, say so now,
     // before anything is built or changed.
     let protected = env.termination_protection;
-    if protected && !args.yes && !args.dry_run && !interactive() {
-        return Err(Error::Confirmation {
-            message: format!(
-                "deploying to {} needs confirmation, and there is no terminal to ask on",
-                env.name
-            ),
-            help: "pass --yes to deploy without asking (CI), or run from a terminal".into(),
-        });
-    }
+    require_answerable(
+        protected && !args.dry_run,
+        args.yes,
+        &format!("deploying to {}", env.name),
+        "pass --yes to deploy without asking (CI), or run from a terminal",
+    )?;
 
     // 2. Build (or take the last build) and render: no network yet.
     let refs: Vec<&_> = capabilities.iter().collect();
@@ -204,15 +201,7 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
     let names: Vec<&str> = capabilities.iter().map(|c| c.name.as_str()).collect();
     let progress = Progress::new(printer, &names);
     let progress_mode = progress.mode();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            action: "start the async runtime for",
-            path: "AWS calls".into(),
-            source,
-        })?;
+    let runtime = super::parallel_runtime()?;
 
     let report = runtime.block_on(async {
         let ctx = AwsContext::load(&global.aws, &env).await;
@@ -467,10 +456,7 @@ fn preview_report(plan: &Plan) -> CapabilityReport {
 }
 
 fn failed_before_start(name: &str, stack_name: &str, err: Error) -> CapabilityReport {
-    let mut text = err.to_string();
-    if let Some(help) = err.help() {
-        text.push_str(&format!(" (help: {help})"));
-    }
+    let text = err.one_line();
     CapabilityReport {
         outcome: Outcome {
             capability: name.to_string(),

@@ -7,7 +7,7 @@ use std::fmt;
 use clap::Args;
 use serde::Serialize;
 
-use super::{ask, interactive, GlobalArgs};
+use super::{ask, require_answerable, GlobalArgs};
 use crate::aws::{self, AwsContext};
 use crate::error::{Error, Result};
 use crate::printer::Printer;
@@ -83,14 +83,12 @@ pub fn run(args: DestroyArgs, global: &GlobalArgs, printer: &Printer) -> Result<
             ),
         });
     }
-    if !args.yes && !interactive() {
-        return Err(Error::Confirmation {
-            message: format!(
-                "destroying {name} needs confirmation, and there is no terminal to ask on"
-            ),
-            help: "pass --yes to destroy without asking".into(),
-        });
-    }
+    require_answerable(
+        true,
+        args.yes,
+        &format!("destroying {name}"),
+        "pass --yes to destroy without asking",
+    )?;
     let progress = Progress::new(printer, &[cap.name.as_str()]);
     let report = super::aws_runtime()?.block_on(async {
         let progress = &progress;

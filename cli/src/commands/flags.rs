@@ -6,7 +6,7 @@ use std::fmt;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::{ask, interactive, GlobalArgs};
+use super::{ask, require_answerable, GlobalArgs};
 use crate::aws::{self, AwsContext};
 use crate::config::{Catalogue, EnvConfig};
 use crate::error::{Error, Result};
@@ -312,15 +312,12 @@ fn confirm(env: &EnvConfig, yes: bool, question: &str) -> Result<()> {
     if !env.termination_protection || yes {
         return Ok(());
     }
-    if !interactive() {
-        return Err(Error::Confirmation {
-            message: format!(
-                "changing flags in {} needs confirmation, and there is no terminal to ask on",
-                env.name
-            ),
-            help: "pass --yes to change them without asking".into(),
-        });
-    }
+    require_answerable(
+        true,
+        yes,
+        &format!("changing flags in {}", env.name),
+        "pass --yes to change them without asking",
+    )?;
     if ask(&format!("{question} [y/N] "))? {
         Ok(())
     } else {

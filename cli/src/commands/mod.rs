@@ -180,6 +180,38 @@ pub(crate) fn ask(question: &str) -> Result<bool> {
     ))
 }
 
+/// Fails at once, before anything changes, when an operation needs a person's yes
+/// (`needed`), none was given up front (`--yes`), and nobody is there to ask: a
+/// pipeline never waits on stdin. `doing` names the operation ("deploying to
+/// production"), `flag_help` how to go on without asking.
+pub(crate) fn require_answerable(
+    needed: bool,
+    yes: bool,
+    doing: &str,
+    flag_help: &str,
+) -> Result<()> {
+    if needed && !yes && !interactive() {
+        return Err(Error::Confirmation {
+            message: format!("{doing} needs confirmation, and there is no terminal to ask on"),
+            help: flag_help.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The multi-threaded runtime of commands that run several AWS operations at once.
+pub(crate) fn parallel_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            action: "start the async runtime for",
+            path: PathBuf::from("AWS calls"),
+            source,
+        })
+}
+
 /// Whether a person is there to answer a question: stdin and stderr are terminals.
 pub(crate) fn interactive() -> bool {
     use std::io::IsTerminal;

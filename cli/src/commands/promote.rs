@@ -6,7 +6,7 @@ use std::fmt;
 use clap::Args;
 use serde::Serialize;
 
-use super::{ask, interactive, GlobalArgs};
+use super::{ask, require_answerable, GlobalArgs};
 use crate::aws::{self, AwsContext};
 use crate::deploy;
 use crate::error::{Error, Result};
@@ -51,15 +51,12 @@ pub fn run(args: PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Result<
     let cap = catalogue.get(&args.capability)?.clone();
     let env = catalogue.load_env(&project, &args.env)?;
     let name = env.stack_name(&cap.name);
-    if env.termination_protection && !args.yes && !interactive() {
-        return Err(Error::Confirmation {
-            message: format!(
-                "promoting in {} needs confirmation, and there is no terminal to ask on",
-                env.name
-            ),
-            help: "pass --yes to promote without asking".into(),
-        });
-    }
+    require_answerable(
+        env.termination_protection,
+        args.yes,
+        &format!("promoting in {}", env.name),
+        "pass --yes to promote without asking",
+    )?;
     let report = super::aws_runtime()?.block_on(async {
         let ctx = AwsContext::load(&global.aws, &env).await;
         let identity = aws::caller_identity(&ctx).await?;

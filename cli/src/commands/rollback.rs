@@ -15,7 +15,7 @@ use aws_sdk_cloudformation::types::StackStatus;
 use clap::Args;
 use serde::Serialize;
 
-use super::{ask, interactive, GlobalArgs};
+use super::{ask, require_answerable, GlobalArgs};
 use crate::aws::{self, AwsContext};
 use crate::build::Artifact;
 use crate::config::EnvConfig;
@@ -116,24 +116,14 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
     let cap = catalogue.get(&args.capability)?.clone();
     let env = catalogue.load_env(&project, &args.env)?;
     let name = env.stack_name(&cap.name);
-    if env.termination_protection && !args.yes && !interactive() {
-        return Err(Error::Confirmation {
-            message: format!(
-                "rolling back {name} needs confirmation, and there is no terminal to ask on"
-            ),
-            help: "pass --yes to roll back without asking".into(),
-        });
-    }
+    require_answerable(
+        env.termination_protection,
+        args.yes,
+        &format!("rolling back {name}"),
+        "pass --yes to roll back without asking",
+    )?;
     let progress = Progress::new(printer, &[cap.name.as_str()]);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            action: "start the async runtime for",
-            path: "AWS calls".into(),
-            source,
-        })?;
+    let runtime = super::parallel_runtime()?;
     let mut report = runtime.block_on(async {
         let ctx = AwsContext::load(&global.aws, &env).await;
         let identity = aws::caller_identity(&ctx).await?;

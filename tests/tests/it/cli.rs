@@ -63,6 +63,13 @@ pub const DUMMY_CREDS: [(&str, &str); 2] = [
     ("AWS_SECRET_ACCESS_KEY", "testing"),
 ];
 
+/// `stackpro ARGS --endpoint-url <emulator>` in `project`, with dummy credentials.
+pub fn on_emulator(project: &Path, emulator: &stackpro_tests::Emulator, args: &[&str]) -> Run {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--endpoint-url", &emulator.url]);
+    stackpro_with(project, &all, &DUMMY_CREDS)
+}
+
 pub fn stackpro(project: &Path, args: &[&str]) -> Run {
     stackpro_with(project, args, &[])
 }

@@ -10,13 +10,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use stackpro_tests::{sdk_config_for, Emulator, ProjectCopy};
 
-use crate::cli::{stackpro_with, Run, DUMMY_CREDS as CREDS};
+use crate::cli::{on_emulator, Run};
 
-/// `stackpro ARGS --endpoint-url <emulator>` in `project`.
 fn run(project: &ProjectCopy, emulator: &Emulator, args: &[&str]) -> Run {
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend(["--endpoint-url", &emulator.url]);
-    stackpro_with(project.path(), &all, &CREDS)
+    on_emulator(project.path(), emulator, args)
 }
 
 /// The JSON lines a `--output json` deploy printed, by `type`.

@@ -4,12 +4,10 @@
 use serde_json::Value;
 use stackpro_tests::{sdk_config_for, Emulator, ProjectCopy};
 
-use crate::cli::{stackpro_with, Run, DUMMY_CREDS as CREDS};
+use crate::cli::{on_emulator, Run};
 
 fn run(project: &ProjectCopy, emulator: &Emulator, args: &[&str]) -> Run {
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend(["--endpoint-url", &emulator.url]);
-    stackpro_with(project.path(), &all, &CREDS)
+    on_emulator(project.path(), emulator, args)
 }
 
 fn json(run: &Run) -> Value {
