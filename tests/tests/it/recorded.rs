@@ -329,39 +329,7 @@ async fn an_empty_rolled_back_stack_is_deleted_and_created_again() {
     });
     let ctx = config(client);
 
-    let project =
-        stackpro::project::Project::discover(Some(&project_root()), &project_root()).unwrap();
-    let catalogue = stackpro::config::Catalogue::load(&project).unwrap();
-    let env = catalogue.load_env(&project, "sandbox").unwrap();
-    let cap = catalogue.get("messaging").unwrap().clone();
-    let rendered = stackpro::render::Renderer::new(&project)
-        .render(&cap, &env)
-        .unwrap();
-    let artifact = stackpro::build::Artifact {
-        capability: "messaging".into(),
-        package: cap.handler.package.clone(),
-        binary: cap.handler.binary.clone(),
-        zip: project_root().join("unused.zip"),
-        zip_bytes: 1,
-        binary_sha256: "ab".repeat(32),
-        code_sha256: "MFLTYRCZRlwg2rXxqprlRathA4OaYNuCTjrOw/Gb+P4=".into(),
-    };
-    let shared = Arc::new(stackpro::deploy::Shared {
-        ctx,
-        env,
-        identity: stackpro::aws::CallerIdentity {
-            account: "123456789012".into(),
-            arn: "arn:aws:iam::123456789012:user/test".into(),
-        },
-        bucket: "stackpro-artifacts-sandbox-123456789012-eu-west-1".into(),
-        git_commit: None,
-        options: Default::default(),
-        progress: stackpro::progress::Progress::with_mode(
-            stackpro::progress::Mode::Plain,
-            &["messaging"],
-        ),
-    });
-    let plan = stackpro::deploy::prepare(shared, cap, rendered, artifact)
+    let plan = prepare_messaging(ctx, Default::default())
         .await
         .unwrap_or_else(|e| panic!("{e}: {:?}", e.help()));
     assert_eq!(
@@ -454,5 +422,111 @@ async fn a_failed_rollback_is_continued_skipping_the_named_resources() {
     assert!(
         sent.contains("StackName=stackpro-messaging-sandbox"),
         "{sent}"
+    );
+}
+
+/// `deploy::prepare` of the messaging capability in sandbox, on the answers of `ctx`.
+async fn prepare_messaging(
+    ctx: stackpro::aws::AwsContext,
+    options: stackpro::deploy::Options,
+) -> stackpro::error::Result<stackpro::deploy::Plan> {
+    let project =
+        stackpro::project::Project::discover(Some(&project_root()), &project_root()).unwrap();
+    let catalogue = stackpro::config::Catalogue::load(&project).unwrap();
+    let env = catalogue.load_env(&project, "sandbox").unwrap();
+    let cap = catalogue.get("messaging").unwrap().clone();
+    let rendered = stackpro::render::Renderer::new(&project)
+        .render(&cap, &env)
+        .unwrap();
+    let artifact = stackpro::build::Artifact {
+        capability: "messaging".into(),
+        package: cap.handler.package.clone(),
+        binary: cap.handler.binary.clone(),
+        zip: project_root().join("unused.zip"),
+        zip_bytes: 1,
+        binary_sha256: "ab".repeat(32),
+        code_sha256: "MFLTYRCZRlwg2rXxqprlRathA4OaYNuCTjrOw/Gb+P4=".into(),
+    };
+    let shared = Arc::new(stackpro::deploy::Shared {
+        ctx,
+        env,
+        identity: stackpro::aws::CallerIdentity {
+            account: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/test".into(),
+        },
+        bucket: "stackpro-artifacts-sandbox-123456789012-eu-west-1".into(),
+        git_commit: None,
+        options,
+        progress: stackpro::progress::Progress::with_mode(
+            stackpro::progress::Mode::Plain,
+            &["messaging"],
+        ),
+    });
+    stackpro::deploy::prepare(shared, cap, rendered, artifact).await
+}
+
+/// Answers for a stack stuck in `status`: the artifact is stored, the stack is read.
+fn stack_in(status: &'static str) -> stackpro::aws::AwsContext {
+    let fx = fixture("update-rollback.json");
+    config(infallible_client_fn(move |req| {
+        if req.method() == "HEAD" {
+            return http::Response::builder()
+                .status(200)
+                .header(
+                    "x-amz-meta-code-sha256",
+                    "MFLTYRCZRlwg2rXxqprlRathA4OaYNuCTjrOw/Gb+P4=",
+                )
+                .body(SdkBody::empty())
+                .unwrap();
+        }
+        match action(&req).as_str() {
+            "DescribeStacks" => response(200, "text/xml", stacks_xml(&fx, status)),
+            other => response(
+                400,
+                "text/xml",
+                error_xml("InvalidAction", &format!("unexpected {other}")),
+            ),
+        }
+    }))
+}
+
+#[tokio::test]
+async fn a_busy_stack_with_no_wait_and_a_stuck_stack_are_refused_with_the_way_out() {
+    let busy = prepare_messaging(
+        stack_in("UPDATE_IN_PROGRESS"),
+        stackpro::deploy::Options {
+            no_wait: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert_eq!(busy.exit_status().code(), 1);
+    assert_eq!(
+        busy.to_string(),
+        "stack stackpro-messaging-sandbox is UPDATE_IN_PROGRESS: another operation is running"
+    );
+    assert!(
+        busy.help().unwrap().contains("without --no-wait"),
+        "{:?}",
+        busy.help()
+    );
+
+    let stuck = prepare_messaging(stack_in("UPDATE_ROLLBACK_FAILED"), Default::default())
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        stuck.to_string().contains("is UPDATE_ROLLBACK_FAILED"),
+        "{stuck}"
+    );
+    assert!(
+        stuck
+            .help()
+            .unwrap()
+            .contains("`stackpro rollback messaging --env sandbox`"),
+        "{:?}",
+        stuck.help()
     );
 }
