@@ -16,8 +16,9 @@
 #                                     ~/.cache/stackpro-release-target, built if missing)
 # Installs what it needs, idempotently: .venv via scripts/setup.sh (moto), and pinned
 # awscli and aws-sam-cli into .venv-bench/ (one venv each, apart from the test tools).
-# Runs its own moto on a free 127.0.0.1 port and a scratch copy of the project, so it
-# leaves the work tree (and any emulator scripts/emulator.sh runs) alone.
+# Runs its own moto (scripts/emulator.sh with its own state directory) on a free
+# 127.0.0.1 port against a scratch copy of the project, so it leaves the work tree and
+# any other emulator alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -73,9 +74,15 @@ LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 
 # --- a scratch copy of the project, with stand-in handler zips --------------------------
 WORK=$(mktemp -d)
-EMU_PID=
+# scripts/emulator.sh with a state directory (pid, port, log) of this run's own, so it
+# neither takes over nor stops an emulator somebody else started in this work tree.
+export STACKPRO_EMULATOR_STATE=$WORK/emulator
+STARTED=0
 cleanup() {
-  if [ -n "$EMU_PID" ]; then kill "$EMU_PID" 2>/dev/null || true; fi
+  if [ "$STARTED" = 1 ]; then
+    bash scripts/emulator.sh stop >/dev/null 2>&1 || true
+    for _ in $(seq 1 30); do [ -n "${EMU_PID:-}" ] && kill -0 "$EMU_PID" 2>/dev/null || break; sleep 0.1; done
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -106,31 +113,16 @@ export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_EC2_METADATA_DISA
 export AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_REGION AWS_ENDPOINT_URL
 
-# Its own emulator, started as scripts/emulator.sh starts one (the project's pinned moto,
-# 127.0.0.1 only) but with its pid, log and recordings in the scratch directory:
-# emulator.sh keeps one pid file per work tree, so two scripts using it at once stop each
-# other's emulator (and an e2e run started meanwhile would take this one over).
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 ENDPOINT=http://127.0.0.1:$PORT
 unset MOTO_ENABLE_RECORDING # moto's request recorder stays off until asked
-(cd "$WORK" && MOTO_RECORDER_FILEPATH=$WORK/moto-recording exec "$ROOT/.venv/bin/moto_server" \
-  -H 127.0.0.1 -p "$PORT" >"$WORK/emulator.log" 2>&1) &
-EMU_PID=$!
-for _ in $(seq 1 100); do
-  curl -fsS -o /dev/null --max-time 2 "$ENDPOINT/moto-api/" 2>/dev/null && break
-  if ! kill -0 "$EMU_PID" 2>/dev/null; then
-    log "moto exited during start-up:"
-    tail -n 20 "$WORK/emulator.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if ! kill -0 "$EMU_PID" 2>/dev/null || ! curl -fsS -o /dev/null "$ENDPOINT/moto-api/"; then
-  log "moto did not start on $ENDPOINT; see its log:"
-  tail -n 20 "$WORK/emulator.log" >&2
+STARTED=1
+MOTO_RECORDER_FILEPATH=$WORK/moto-recording bash scripts/emulator.sh start "$PORT" >&2
+EMU_PID=$(cat "$STACKPRO_EMULATOR_STATE/emulator.pid")
+if [ "$(cat "$STACKPRO_EMULATOR_STATE/emulator.port")" != "$PORT" ]; then
+  log "scripts/emulator.sh did not start an emulator on port $PORT"
   exit 1
 fi
-log "emulator: moto on $ENDPOINT (pid $EMU_PID)"
 reset_emulator() { curl -fsS -X POST "$ENDPOINT/moto-api/reset" >/dev/null; }
 # The AWS calls one command makes, as "service Action" lines, from moto's recorder.
 calls() {

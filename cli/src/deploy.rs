@@ -519,7 +519,13 @@ pub async fn execute(shared: Arc<Shared>, plan: Plan) -> Outcome {
             start.elapsed().as_secs_f64()
         )
     } else {
-        format!("FAILED: {}", outcome.status)
+        let settled = outcome.status.ends_with("_COMPLETE") && !outcome.status.contains("ROLLBACK");
+        if settled {
+            // The stack is fine; what failed came after it (the release steps).
+            format!("FAILED after the stack reached {}", outcome.status)
+        } else {
+            format!("FAILED: the stack is {}", outcome.status)
+        }
     };
     p.finish(&cap, &verdict);
     p.json("result", Some(&cap), &outcome);
