@@ -10,8 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 export CARGO_TARGET_DIR=${STACKPRO_RELEASE_TARGET_DIR:-$HOME/.cache/stackpro-release-target}
-cargo build --quiet --release --locked -p stackpro
-BIN=${STACKPRO_BIN:-$CARGO_TARGET_DIR/release/stackpro}
+BIN=${STACKPRO_BIN:-$(bash scripts/build-release.sh)}
 
 export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_EC2_METADATA_DISABLED=true AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_REGION AWS_ENDPOINT_URL

@@ -9,8 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-50}
-cargo build --quiet --release --locked -p stackpro
-BIN=$(pwd)/${CARGO_TARGET_DIR:-target}/release/stackpro
+BIN=$(bash scripts/build-release.sh)
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
