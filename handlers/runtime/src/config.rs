@@ -24,7 +24,7 @@ pub struct Config {
     pub jwt_audience: String,
     /// `STACKPRO_FLAGS_TTL_SECONDS`: how long flags and discovered URLs are cached (60).
     pub cache_ttl: Duration,
-    /// `STACKPRO_MAX_BODY_BYTES`: larger bodies are INVALID_INPUT (16384).
+    /// `STACKPRO_MAX_BODY_BYTES`: larger bodies are INVALID_INPUT (65536).
     pub max_body_bytes: usize,
     /// `STACKPRO_IDEMPOTENCY_TTL_SECONDS`: how long an Idempotency-Key is remembered (86400).
     pub idempotency_ttl: Duration,
@@ -93,7 +93,7 @@ impl Config {
             jwt_secret_parameter: get("STACKPRO_JWT_SECRET_PARAMETER"),
             jwt_audience: get("STACKPRO_JWT_AUDIENCE").unwrap_or_else(|| "stackpro".to_string()),
             cache_ttl: Duration::from_secs(number("STACKPRO_FLAGS_TTL_SECONDS", 60)?),
-            max_body_bytes: number("STACKPRO_MAX_BODY_BYTES", 16 * 1024)? as usize,
+            max_body_bytes: number("STACKPRO_MAX_BODY_BYTES", 64 * 1024)? as usize,
             idempotency_ttl: Duration::from_secs(number(
                 "STACKPRO_IDEMPOTENCY_TTL_SECONDS",
                 86_400,

@@ -130,10 +130,19 @@ impl Runtime {
 }
 
 /// SDK configuration for handlers: the default chain (so `AWS_ENDPOINT_URL` reaches the
-/// local emulator), with short timeouts and two attempts, so an unreachable store turns
-/// into a degraded answer within about a second instead of holding the request.
+/// local emulator), tuned by [`tune`].
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    tune(
+        &aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await,
+    )
+}
+
+/// Short timeouts and two attempts, so an unreachable store turns into a degraded
+/// answer within about a second instead of holding the request.
+pub fn tune(sdk: &aws_config::SdkConfig) -> aws_config::SdkConfig {
+    sdk.to_builder()
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
                 .connect_timeout(Duration::from_millis(500))
@@ -142,8 +151,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
                 .build(),
         )
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
-        .load()
-        .await
+        .build()
 }
 
 /// How an AWS call failed, for choosing the fallback.
