@@ -11,6 +11,7 @@ use crate::printer::{OutputFormat, Printer};
 use crate::project::Project;
 
 pub mod bootstrap;
+pub mod dev;
 pub mod doctor;
 pub mod list;
 pub mod render;
@@ -55,6 +56,8 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// List the capabilities and environments of the project
     List(list::ListArgs),
+    /// Serve capabilities' handlers on 127.0.0.1 against the local emulator
+    Dev(dev::DevArgs),
 }
 
 impl Cli {
@@ -65,6 +68,7 @@ impl Cli {
             Command::Bootstrap(args) => bootstrap::run(args, &self.global, printer),
             Command::Doctor(args) => doctor::run(args, &self.global, printer),
             Command::List(args) => list::run(args, &self.global, printer),
+            Command::Dev(args) => dev::run(args, &self.global, printer),
         }
     }
 }

@@ -155,7 +155,10 @@ impl<S: Store> Messaging<S> {
         write: Write<'_>,
         body: Value,
     ) -> Result<Reply, ApiError> {
-        let Some(key) = idempotency::parse_key(req.header("idempotency-key"))? else {
+        let header = req
+            .header_checked("idempotency-key")
+            .map_err(|e| e.with_details(json!({"field": "Idempotency-Key"})))?;
+        let Some(key) = idempotency::parse_key(header)? else {
             self.commit(tenant, write, None)
                 .await
                 .map_err(store_error)?;

@@ -70,6 +70,16 @@ impl ApiRequest {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// A header that must be visible ASCII when present: INVALID_INPUT naming it otherwise.
+    pub fn header_checked(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        match self.headers.get(name) {
+            None => Ok(None),
+            Some(v) => v.to_str().map(Some).map_err(|_| {
+                ApiError::invalid(name, format!("the {name} header must be visible ASCII"))
+            }),
+        }
+    }
+
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query.get(name).map(String::as_str)
     }

@@ -222,6 +222,41 @@ impl<H: Handler> Service<H> {
         &self.runtime
     }
 
+    /// The entry point Lambda calls: one raw API Gateway HTTP API (payload 2.0) event in,
+    /// its response document out. The event is decoded here rather than by the runtime,
+    /// so an event `lambda_http` cannot decode (a header value outside visible ASCII, for
+    /// one) is a 400 with the envelope, not an invocation error API Gateway turns into a
+    /// bare 500.
+    pub async fn call_event(&self, event: lambda_http::LambdaEvent<Value>) -> Value {
+        let (payload, context) = event.into_parts();
+        let response = match serde_json::from_value::<lambda_http::request::LambdaRequest>(payload)
+        {
+            Ok(request) => {
+                use lambda_http::RequestExt;
+                let request: lambda_http::Request = request.into();
+                self.call(request.with_lambda_context(context)).await
+            }
+            Err(e) => {
+                tracing::warn!(request_id = %context.request_id, "undecodable event: {e}");
+                let request = ApiRequest {
+                    method: String::new(),
+                    path: String::new(),
+                    query: Default::default(),
+                    headers: Default::default(),
+                    body: Vec::new(),
+                    request_id: context.request_id.clone(),
+                    trace_id: context.xray_trace_id.clone(),
+                };
+                let error = ApiError::invalid(
+                    "headers",
+                    "the request could not be read: header values must be visible ASCII",
+                );
+                self.respond(request, "undecodable", None, Err(error), Instant::now())
+            }
+        };
+        gateway_response(response)
+    }
+
     /// Serves one Lambda HTTP request.
     pub async fn call(&self, req: lambda_http::Request) -> Response<Body> {
         self.serve(ApiRequest::from_lambda(req)).await
@@ -230,9 +265,25 @@ impl<H: Handler> Service<H> {
     /// Serves one request already in the runtime's form.
     pub async fn serve(&self, req: ApiRequest) -> Response<Body> {
         let started = Instant::now();
-        let request_id = req.request_id.clone();
-        let trace_id = req.trace_id.clone();
+        let head = ApiRequest {
+            body: Vec::new(),
+            ..req.clone()
+        };
         let (route_key, tenant, result) = self.dispatch(req).await;
+        self.respond(head, route_key, tenant.as_deref(), result, started)
+    }
+
+    /// Renders a result (the envelope for errors) and records its log and metrics lines.
+    fn respond(
+        &self,
+        req: ApiRequest,
+        route_key: &str,
+        tenant: Option<&str>,
+        result: Result<Reply, ApiError>,
+        started: Instant,
+    ) -> Response<Body> {
+        let request_id = req.request_id;
+        let trace_id = req.trace_id;
         let (status, body, degraded, headers) = match result {
             Ok(reply) => {
                 let mut body = reply.body;
@@ -254,7 +305,7 @@ impl<H: Handler> Service<H> {
             status,
             latency_ms: started.elapsed().as_secs_f64() * 1000.0,
             degraded,
-            tenant_id: tenant.as_deref(),
+            tenant_id: tenant,
             request_id: &request_id,
             trace_id: trace_id.as_deref(),
         });
@@ -327,9 +378,172 @@ impl<H: Handler> Service<H> {
 
 /// Runs the service on the Lambda runtime (or `cargo lambda watch`) until it stops.
 pub async fn run<H: Handler>(service: Service<H>) -> Result<(), lambda_http::Error> {
-    lambda_http::run(lambda_http::service_fn(move |req| {
-        let service = service.clone();
-        async move { Ok::<_, std::convert::Infallible>(service.call(req).await) }
-    }))
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |event: lambda_http::LambdaEvent<Value>| {
+            let service = service.clone();
+            async move { Ok::<_, std::convert::Infallible>(service.call_event(event).await) }
+        },
+    ))
     .await
+}
+
+/// The API Gateway HTTP API (payload 2.0) response document of a response.
+pub fn gateway_response(response: Response<Body>) -> Value {
+    let (parts, body) = response.into_parts();
+    let mut headers = serde_json::Map::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match headers.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_string(), Value::String(value));
+            }
+        }
+    }
+    let body = match body {
+        Body::Empty => String::new(),
+        Body::Text(t) => t,
+        Body::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
+        _ => String::new(),
+    };
+    serde_json::json!({
+        "statusCode": parts.status.as_u16(),
+        "headers": headers,
+        "multiValueHeaders": {},
+        "body": body,
+        "isBase64Encoded": false,
+        "cookies": [],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Panics on one route, answers on another.
+    struct Fragile;
+
+    impl Handler for Fragile {
+        fn route(&self, method: &str, path: &str) -> Option<Route> {
+            match (method, path) {
+                ("GET", "/boom") => Some(Route {
+                    key: "GET /boom",
+                    access: Access::Public,
+                    params: vec![],
+                }),
+                ("GET", "/ok") => Some(Route {
+                    key: "GET /ok",
+                    access: Access::Read,
+                    params: vec![],
+                }),
+                _ => None,
+            }
+        }
+
+        async fn handle(&self, ctx: RequestContext, _req: ApiRequest) -> Result<Reply, ApiError> {
+            if ctx.route.key == "GET /boom" {
+                panic!("a bug");
+            }
+            Ok(Reply::ok(serde_json::json!({"tenant": ctx.tenant()?})))
+        }
+    }
+
+    fn service(enabled: &str) -> Service<Fragile> {
+        let config = Config::from_vars(
+            [
+                ("STACKPRO_ENV", "local"),
+                ("STACKPRO_CAPABILITY", "messaging"),
+                ("STACKPRO_JWT_SECRET", "k"),
+                ("CAP_MESSAGING_ENABLED", enabled),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .unwrap();
+        let mut runtime = Runtime::offline(config);
+        runtime.telemetry.emit = false;
+        Service::new(Arc::new(runtime), Arc::new(Fragile))
+    }
+
+    fn request(path: &str, token: Option<&str>) -> ApiRequest {
+        let mut headers = lambda_http::http::HeaderMap::new();
+        if let Some(t) = token {
+            headers.insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        ApiRequest {
+            method: "GET".into(),
+            path: path.into(),
+            query: Default::default(),
+            headers,
+            body: Vec::new(),
+            request_id: "req-7".into(),
+            trace_id: None,
+        }
+    }
+
+    async fn body(r: Response<Body>) -> (u16, Value) {
+        let status = r.status().as_u16();
+        (status, serde_json::from_slice(r.body().as_ref()).unwrap())
+    }
+
+    fn token() -> String {
+        auth::sign(
+            &auth::Claims {
+                sub: "u".into(),
+                tenant_id: "acme".into(),
+                role: "member".into(),
+                scope: "messaging:read".into(),
+                exp: 4_102_444_800,
+                aud: "stackpro".into(),
+            },
+            "k",
+        )
+    }
+
+    #[tokio::test]
+    async fn the_response_document_is_an_api_gateway_v2_response() {
+        let r = service("true").serve(request("/nope", None)).await;
+        let doc = gateway_response(r);
+        let parsed: lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse =
+            serde_json::from_value(doc.clone())
+                .expect("API Gateway (and cargo lambda) can read it");
+        assert_eq!(parsed.status_code, 404);
+        assert_eq!(doc["headers"]["content-type"], "application/json");
+        assert_eq!(doc["headers"]["x-request-id"], "req-7");
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_500_with_the_envelope() {
+        let (status, v) = body(service("true").serve(request("/boom", None)).await).await;
+        assert_eq!(status, 500);
+        assert_eq!(v["error"]["code"], "INTERNAL_ERROR");
+        assert_eq!(v["error"]["request_id"], "req-7");
+        assert_eq!(v["degraded"], false);
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_404_and_replies_carry_degraded() {
+        let s = service("true");
+        let (status, v) = body(s.serve(request("/nope", None)).await).await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (404, Some("NOT_FOUND"))
+        );
+        let (status, v) = body(s.serve(request("/ok", Some(&token()))).await).await;
+        assert_eq!(status, 200);
+        assert_eq!(v, serde_json::json!({"tenant": "acme", "degraded": false}));
+    }
+
+    #[tokio::test]
+    async fn disabled_by_default_flag_is_503_capability_disabled() {
+        let r = service("false").serve(request("/ok", Some(&token()))).await;
+        assert_eq!(r.headers()["retry-after"], "60");
+        let (status, v) = body(r).await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str(), v["degraded"].as_bool()),
+            (503, Some("CAPABILITY_DISABLED"), Some(true))
+        );
+    }
 }

@@ -298,3 +298,26 @@ fn routes_match_the_capability_declaration_and_the_contract() {
     assert_eq!(cap.handler.binary, "messaging");
     assert_eq!(cap.tables[0].name, "threads");
 }
+
+#[tokio::test]
+async fn headers_outside_ascii_and_undecodable_events_are_400_with_the_envelope() {
+    let h = Harness::start().await;
+    // Found by schemathesis: an Idempotency-Key outside visible ASCII is refused, not ignored.
+    let a = h
+        .send(
+            Event::fixture("create_thread")
+                .token(&writer("acme"))
+                .header("idempotency-key", "\u{d7}\u{f8}\u{9b}"),
+        )
+        .await;
+    assert_eq!((a.status, a.code()), (400, "INVALID_INPUT"), "{}", a.body);
+    assert_eq!(a.body["error"]["details"]["field"], "Idempotency-Key");
+    // An event lambda_http cannot decode is a 400 envelope, never an invocation error
+    // (which API Gateway would turn into a bare 500).
+    let mut broken = Event::fixture("create_thread").token(&writer("acme"));
+    broken.json["headers"]["x-broken"] = serde_json::json!(5);
+    let a = crate::common::send(&h.service, &broken).await;
+    assert_eq!((a.status, a.code()), (400, "INVALID_INPUT"), "{}", a.body);
+    assert_eq!(a.body["error"]["details"]["field"], "headers");
+    assert_eq!(h.count_items("acme", "THREAD#").await, 0);
+}

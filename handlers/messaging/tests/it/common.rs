@@ -320,19 +320,26 @@ impl Harness {
     }
 }
 
-/// One request through `Service::call`, decoded as lambda_http decodes a real event.
+/// One event through the entry point Lambda calls (`Service::call_event`), answered
+/// with the API Gateway response document.
 pub async fn send(service: &Service<Messaging<DynamoStore>>, event: &Event) -> Answer {
-    let request = lambda_http::request::from_str(&event.json.to_string())
-        .expect("fixture is an API Gateway v2 event");
-    let response = service.call(request).await;
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
+    let doc = service
+        .call_event(lambda_http::LambdaEvent::new(
+            event.json.clone(),
+            lambda_http::Context::default(),
+        ))
+        .await;
+    let status = doc["statusCode"].as_u64().expect("statusCode") as u16;
+    let headers = doc["headers"]
+        .as_object()
+        .expect("headers")
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
         .collect();
-    let body: Value = serde_json::from_slice(response.body().as_ref())
-        .unwrap_or_else(|e| panic!("the body is not JSON ({e}): {:?}", response.body()));
+    assert_eq!(doc["isBase64Encoded"], false);
+    let text = doc["body"].as_str().expect("a text body");
+    let body: Value =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("the body is not JSON ({e}): {text}"));
     Answer {
         status,
         headers,
