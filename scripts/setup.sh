@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what stackpro's scripts and tests run, idempotently:
-#   - a project virtualenv (.venv) with pinned moto[server], cfn-lint, cargo-lambda, ziglang
-#   - Debian packages the benchmarks use (hyperfine), when apt is available and we are root
+#   - a project virtualenv (.venv) with pinned moto[server], cfn-lint, cargo-lambda, ziglang,
+#     schemathesis (the contract test of the locally served handlers)
+#   - Debian packages the benchmarks use (hyperfine, wrk), when apt is available and we are root
 # Safe to run again: it only installs what is missing or at another version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ PY_PINS=(
   "cfn-lint==1.58.0"
   "cargo-lambda==1.9.2"
   "ziglang==0.15.1"
+  "schemathesis==4.32.5"
 )
 PYTHON=${PYTHON:-python3}
 VENV=.venv
@@ -43,8 +45,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 
-if [ "${STACKPRO_SETUP_BENCH:-0}" = 1 ] && ! command -v hyperfine >/dev/null; then
-  apt_install hyperfine || true
+if [ "${STACKPRO_SETUP_BENCH:-0}" = 1 ]; then
+  command -v hyperfine >/dev/null || apt_install hyperfine || true
+  command -v wrk >/dev/null || apt_install wrk || true
 fi
 
 echo "setup: .venv ready ($("$VENV/bin/moto_server" --help >/dev/null 2>&1 && echo moto ok), $("$VENV/bin/cfn-lint" --version))"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs the pinned tools (.venv), then
 #   cargo fmt --check, cargo clippy -D warnings, every test (the emulator tests start
-#   their own moto servers on loopback), and cfn-lint over every rendered template.
+#   their own moto servers on loopback), schemathesis against the locally served
+#   messaging handler, and cfn-lint over every rendered template.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,5 +19,7 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
 cargo test --workspace --locked
+echo "==> schemathesis against the locally served messaging API (scripts/contract-test.sh)"
+bash scripts/contract-test.sh
 echo "==> cfn-lint over every rendered template (stackpro validate)"
 cargo run --quiet --locked -p stackpro -- validate

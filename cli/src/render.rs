@@ -470,6 +470,12 @@ impl Context {
     }
 }
 
+/// The environment variables the deployed stack gives `capability`'s function in `env`
+/// (`stackpro dev` and the handler tests run the handlers with exactly these).
+pub fn environment_variables(capability: &Capability, env: &EnvConfig) -> BTreeMap<String, String> {
+    Context::new(capability, env).environment_variables
+}
+
 fn flag_env_value(value: &FlagValue) -> String {
     value.to_string()
 }

@@ -149,9 +149,31 @@ pub struct Emulator {
     pub url: String,
 }
 
+/// moto's server handles requests on threads without a lock around its DynamoDB
+/// backend, so two concurrent conditional writes (or transactions) can both pass their
+/// condition. DynamoDB never does that. This runs moto's own `main` with the server
+/// forced single-threaded, so each request is atomic as on AWS, while the client side
+/// stays as concurrent as the test makes it.
+const SERIAL_MOTO: &str = "import sys, moto.server as s\n\
+_run = s.run_simple\n\
+def run_simple(*a, **k):\n    k['threaded'] = False\n    return _run(*a, **k)\n\
+s.run_simple = run_simple\n\
+sys.exit(s.main(sys.argv[1:]))\n";
+
 impl Emulator {
     pub fn start() -> Self {
+        Self::spawn(false)
+    }
+
+    /// An emulator that serves one request at a time (see `SERIAL_MOTO`), for tests of
+    /// concurrent conditional writes.
+    pub fn start_serialized() -> Self {
+        Self::spawn(true)
+    }
+
+    fn spawn(serialized: bool) -> Self {
         let moto = venv_tool("moto_server");
+        let python = venv_tool("python");
         // Ask the kernel for a free port, release it, and hand it to moto; retry if
         // another process takes it in between.
         for _ in 0..5 {
@@ -159,7 +181,14 @@ impl Emulator {
                 .and_then(|l| l.local_addr())
                 .map(|a| a.port())
                 .expect("find a free loopback port");
-            let mut child = Command::new(&moto)
+            let mut command = if serialized {
+                let mut c = Command::new(&python);
+                c.args(["-c", SERIAL_MOTO]);
+                c
+            } else {
+                Command::new(&moto)
+            };
+            let mut child = command
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env_clear()
                 .env("PATH", std::env::var_os("PATH").unwrap_or_default())

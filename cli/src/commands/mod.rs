@@ -14,6 +14,7 @@ pub mod bootstrap;
 pub mod build;
 pub mod deploy;
 pub mod destroy;
+pub mod dev;
 pub mod doctor;
 pub mod flags;
 pub mod list;
@@ -79,6 +80,8 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// List the capabilities and environments of the project
     List(list::ListArgs),
+    /// Serve capabilities' handlers on 127.0.0.1 against the local emulator
+    Dev(dev::DevArgs),
 }
 
 impl Cli {
@@ -97,6 +100,7 @@ impl Cli {
             Command::Tail(args) => tail::run(args, &self.global, printer),
             Command::Doctor(args) => doctor::run(args, &self.global, printer),
             Command::List(args) => list::run(args, &self.global, printer),
+            Command::Dev(args) => dev::run(args, &self.global, printer),
         }
     }
 }

@@ -1,0 +1,177 @@
+//! The handler's configuration, read once at init from the environment variables the
+//! deployed stack sets (`cli/src/render.rs`, `environment_variables`) and the few
+//! knobs tests and `stackpro dev` turn.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Everything a handler reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `STACKPRO_ENV`: sandbox, production, local.
+    pub env: String,
+    /// `STACKPRO_CAPABILITY`: messaging, ...
+    pub capability: String,
+    /// `STACKPRO_SSM_PREFIX`: `/stackpro/<env>`.
+    pub ssm_prefix: String,
+    /// `STACKPRO_METRICS_NAMESPACE`: where the dashboards and alarms read.
+    pub metrics_namespace: String,
+    /// `STACKPRO_JWT_SECRET`: the HS256 secret itself (local development and tests).
+    pub jwt_secret: Option<String>,
+    /// `STACKPRO_JWT_SECRET_PARAMETER`: the SSM SecureString holding it (AWS).
+    pub jwt_secret_parameter: Option<String>,
+    /// `STACKPRO_JWT_AUDIENCE`: the `aud` tokens must carry (default `stackpro`).
+    pub jwt_audience: String,
+    /// `STACKPRO_FLAGS_TTL_SECONDS`: how long flags and discovered URLs are cached (60).
+    pub cache_ttl: Duration,
+    /// `STACKPRO_MAX_BODY_BYTES`: larger bodies are INVALID_INPUT (65536).
+    pub max_body_bytes: usize,
+    /// `STACKPRO_IDEMPOTENCY_TTL_SECONDS`: how long an Idempotency-Key is remembered (86400).
+    pub idempotency_ttl: Duration,
+    /// `STACKPRO_TABLE_<NAME>`: physical table names by lower-case logical name.
+    pub tables: BTreeMap<String, String>,
+    /// `CAP_*`: flag defaults (and `CAP_<X>_BASE_URL` discovery overrides).
+    pub flag_defaults: BTreeMap<String, String>,
+}
+
+/// A required variable is missing or a number is malformed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set; the stack template sets it (see `stackpro render`), and `stackpro dev` sets it locally")]
+    Missing(&'static str),
+    #[error("environment variable {name} is `{value}`, expected {expected}")]
+    Malformed {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads the given variables (tests pass their own).
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let vars: BTreeMap<String, String> = vars.into_iter().collect();
+        let get = |name: &'static str| vars.get(name).filter(|v| !v.is_empty()).cloned();
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|_| ConfigError::Malformed {
+                    name,
+                    value: v,
+                    expected: "a whole number",
+                }),
+            }
+        };
+
+        let env = required("STACKPRO_ENV")?;
+        let capability = required("STACKPRO_CAPABILITY")?;
+        let ssm_prefix = get("STACKPRO_SSM_PREFIX").unwrap_or_else(|| format!("/stackpro/{env}"));
+        let tables = vars
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("STACKPRO_TABLE_")
+                    .map(|name| (name.to_ascii_lowercase(), v.clone()))
+            })
+            .collect();
+        let flag_defaults = vars
+            .iter()
+            .filter(|(k, _)| k.starts_with("CAP_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(Config {
+            metrics_namespace: get("STACKPRO_METRICS_NAMESPACE")
+                .unwrap_or_else(|| "Stackpro".to_string()),
+            jwt_secret: get("STACKPRO_JWT_SECRET"),
+            jwt_secret_parameter: get("STACKPRO_JWT_SECRET_PARAMETER"),
+            jwt_audience: get("STACKPRO_JWT_AUDIENCE").unwrap_or_else(|| "stackpro".to_string()),
+            cache_ttl: Duration::from_secs(number("STACKPRO_FLAGS_TTL_SECONDS", 60)?),
+            max_body_bytes: number("STACKPRO_MAX_BODY_BYTES", 64 * 1024)? as usize,
+            idempotency_ttl: Duration::from_secs(number(
+                "STACKPRO_IDEMPOTENCY_TTL_SECONDS",
+                86_400,
+            )?),
+            env,
+            capability,
+            ssm_prefix,
+            tables,
+            flag_defaults,
+        })
+    }
+
+    /// The physical name of the capability's table `name` (`STACKPRO_TABLE_<NAME>`).
+    pub fn table(&self, name: &str) -> Result<&str, ConfigError> {
+        self.tables
+            .get(name)
+            .map(String::as_str)
+            .ok_or(ConfigError::Missing(match name {
+                "threads" => "STACKPRO_TABLE_THREADS",
+                _ => "STACKPRO_TABLE_<NAME>",
+            }))
+    }
+
+    /// `CAP_<CAPABILITY>_` for this capability.
+    pub fn flag_prefix(&self) -> String {
+        crate::flags::prefix(&self.capability)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn reads_the_stack_variables() {
+        let c = Config::from_vars(vars(&[
+            ("STACKPRO_ENV", "sandbox"),
+            ("STACKPRO_CAPABILITY", "messaging"),
+            ("STACKPRO_SSM_PREFIX", "/stackpro/sandbox"),
+            (
+                "STACKPRO_TABLE_THREADS",
+                "stackpro-messaging-sandbox-threads",
+            ),
+            ("CAP_MESSAGING_ENABLED", "true"),
+            ("STACKPRO_FLAGS_TTL_SECONDS", "1"),
+            ("PATH", "/bin"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.table("threads").unwrap(),
+            "stackpro-messaging-sandbox-threads"
+        );
+        assert_eq!(c.flag_defaults.len(), 1);
+        assert_eq!(c.cache_ttl, Duration::from_secs(1));
+        assert_eq!(c.jwt_audience, "stackpro");
+        assert_eq!(c.flag_prefix(), "CAP_MESSAGING_");
+    }
+
+    #[test]
+    fn missing_and_malformed_variables_are_named() {
+        let e = Config::from_vars(vars(&[("STACKPRO_ENV", "local")])).unwrap_err();
+        assert!(e.to_string().contains("STACKPRO_CAPABILITY"), "{e}");
+        let e = Config::from_vars(vars(&[
+            ("STACKPRO_ENV", "local"),
+            ("STACKPRO_CAPABILITY", "messaging"),
+            ("STACKPRO_MAX_BODY_BYTES", "lots"),
+        ]))
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("STACKPRO_MAX_BODY_BYTES is `lots`"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! Structured logs and metrics.
+//!
+//! Logs: `tracing` with a JSON formatter, one object per line with the request's
+//! fields at the top level (timestamp, level, message, capability, route, tenant_id,
+//! latency_ms, degraded, request_id, trace_id). Metrics: one CloudWatch Embedded Metric
+//! Format line per request on stdout, which CloudWatch Logs turns into metrics with no
+//! PutMetricData call on the request path.
+
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+/// Installs the JSON log formatter (`RUST_LOG` filters, default `info`). Safe to call twice.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .try_init();
+}
+
+/// What one request did, for its log line and metrics.
+#[derive(Debug, Clone)]
+pub struct Outcome<'a> {
+    pub route: &'a str,
+    pub status: u16,
+    pub latency_ms: f64,
+    pub degraded: bool,
+    pub tenant_id: Option<&'a str>,
+    pub request_id: &'a str,
+    pub trace_id: Option<&'a str>,
+}
+
+/// Writes the request's log line and its metrics line.
+pub struct Telemetry {
+    pub namespace: String,
+    pub env: String,
+    pub capability: String,
+    /// Off in benchmarks of the handler's own overhead, where stdout is not drained.
+    pub emit: bool,
+}
+
+impl Telemetry {
+    /// The request's log line (one JSON object through `tracing`).
+    pub fn log(&self, o: &Outcome<'_>) {
+        let tenant = o.tenant_id.unwrap_or("");
+        let trace = o.trace_id.unwrap_or("");
+        if o.status >= 500 {
+            tracing::error!(capability = %self.capability, route = o.route, tenant_id = tenant, latency_ms = o.latency_ms, degraded = o.degraded, request_id = o.request_id, trace_id = trace, status = o.status, "request failed");
+        } else {
+            tracing::info!(capability = %self.capability, route = o.route, tenant_id = tenant, latency_ms = o.latency_ms, degraded = o.degraded, request_id = o.request_id, trace_id = trace, status = o.status, "request served");
+        }
+    }
+
+    /// The EMF document for one request: `Requests`, `Success`, `Errors` (5xx),
+    /// `ClientErrors` (4xx), `Latency` (ms) and `Degraded`, by (Environment, Capability)
+    /// as the dashboard and alarms read them, and by (Environment, Capability, Route).
+    pub fn emf(&self, o: &Outcome<'_>) -> Value {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let flag = |b: bool| if b { 1 } else { 0 };
+        json!({
+            "_aws": {
+                "Timestamp": now_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": self.namespace,
+                    "Dimensions": [["Environment", "Capability"], ["Environment", "Capability", "Route"]],
+                    "Metrics": [
+                        {"Name": "Requests", "Unit": "Count"},
+                        {"Name": "Success", "Unit": "Count"},
+                        {"Name": "Errors", "Unit": "Count"},
+                        {"Name": "ClientErrors", "Unit": "Count"},
+                        {"Name": "Latency", "Unit": "Milliseconds"},
+                        {"Name": "Degraded", "Unit": "Count"}
+                    ]
+                }]
+            },
+            "Environment": self.env,
+            "Capability": self.capability,
+            "Route": o.route,
+            "Requests": 1,
+            "Success": flag(o.status < 400),
+            "Errors": flag(o.status >= 500),
+            "ClientErrors": flag((400..500).contains(&o.status)),
+            "Latency": o.latency_ms,
+            "Degraded": flag(o.degraded),
+            "request_id": o.request_id,
+        })
+    }
+
+    /// Log line, then metrics line.
+    pub fn record(&self, o: &Outcome<'_>) {
+        if !self.emit {
+            return;
+        }
+        self.log(o);
+        let line = self.emf(o).to_string();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_counts_and_dimensions() {
+        let t = Telemetry {
+            namespace: "Stackpro".into(),
+            env: "sandbox".into(),
+            capability: "messaging".into(),
+            emit: false,
+        };
+        let v = t.emf(&Outcome {
+            route: "POST /v1/threads",
+            status: 503,
+            latency_ms: 12.5,
+            degraded: true,
+            tenant_id: Some("acme"),
+            request_id: "r1",
+            trace_id: None,
+        });
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Stackpro");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+            json!(["Environment", "Capability"])
+        );
+        assert_eq!(
+            (
+                v["Requests"].as_i64(),
+                v["Errors"].as_i64(),
+                v["Success"].as_i64()
+            ),
+            (Some(1), Some(1), Some(0))
+        );
+        assert_eq!(
+            (v["Degraded"].as_i64(), v["Latency"].as_f64()),
+            (Some(1), Some(12.5))
+        );
+        assert_eq!(v["Route"], "POST /v1/threads");
+        // every declared metric has a value
+        for m in v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+        {
+            assert!(v.get(m["Name"].as_str().unwrap()).is_some(), "{m}");
+        }
+    }
+}
