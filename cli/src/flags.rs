@@ -116,6 +116,44 @@ pub fn parameter_name(env: &str, tenant: Option<&str>, key: &str) -> String {
     }
 }
 
+/// Sets (`Some`) or removes (`None`) one flag parameter, for the environment or a
+/// tenant; `actor` is written into the description (who changed it). Removing an absent
+/// flag is not an error: the default applies, which is what was asked. Names and values
+/// are the caller's to check first ([`resolve`], [`parse_value`]).
+pub async fn write(
+    ctx: &AwsContext,
+    env: &str,
+    tenant: Option<&str>,
+    name: &str,
+    value: Option<&str>,
+    actor: &str,
+) -> Result<()> {
+    let ssm = aws_sdk_ssm::Client::new(&ctx.config);
+    let parameter = parameter_name(env, tenant, name);
+    match value {
+        Some(value) => {
+            ssm.put_parameter()
+                .name(&parameter)
+                .value(value)
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .overwrite(true)
+                .description(format!("stackpro flag, set by {actor}"))
+                .send()
+                .await
+                .map_err(|e| ctx.error("ssm", "PutParameter", &parameter, e))?;
+        }
+        None => match ssm.delete_parameter().name(&parameter).send().await {
+            Ok(_) => {}
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_parameter_not_found()) => {}
+            Err(err) => return Err(ctx.error("ssm", "DeleteParameter", &parameter, err)),
+        },
+    }
+    Ok(())
+}
+
 /// One flag value held in SSM.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Stored {

@@ -361,7 +361,6 @@ async fn change(
     let ctx = AwsContext::load(&global.aws, env).await;
     let identity = aws::caller_identity(&ctx).await?;
     aws::check_account(env, &identity)?;
-    let ssm = aws_sdk_ssm::Client::new(&ctx.config);
     let before = flags::effective(
         catalogue,
         env,
@@ -369,29 +368,15 @@ async fn change(
         &flags::stored(&ctx, &env.name).await?,
     );
     for (name, value) in &changes {
-        let parameter = flags::parameter_name(&env.name, tenant, name);
-        match value {
-            Some(value) => {
-                ssm.put_parameter()
-                    .name(&parameter)
-                    .value(value)
-                    .r#type(aws_sdk_ssm::types::ParameterType::String)
-                    .overwrite(true)
-                    .description(format!("stackpro flag, set by {}", identity.arn))
-                    .send()
-                    .await
-                    .map_err(|e| ctx.error("ssm", "PutParameter", &parameter, e))?;
-            }
-            None => match ssm.delete_parameter().name(&parameter).send().await {
-                Ok(_) => {}
-                // Already absent: the default applies, which is what was asked.
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_parameter_not_found()) => {}
-                Err(err) => return Err(ctx.error("ssm", "DeleteParameter", &parameter, err)),
-            },
-        }
+        flags::write(
+            &ctx,
+            &env.name,
+            tenant,
+            name,
+            value.as_deref(),
+            &identity.arn,
+        )
+        .await?;
     }
     let after = flags::effective(
         catalogue,

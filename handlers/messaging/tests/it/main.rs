@@ -16,3 +16,5 @@ mod concurrency;
 mod faults;
 /// Tenant A can never read or write tenant B's threads.
 mod isolation;
+/// Flags written by stackpro's own flag code reach the handler after its cache TTL.
+mod operate;
