@@ -4,6 +4,8 @@
 mod bootstrap;
 /// Spawning the real binary with a cleared environment.
 mod cli;
+/// `stackpro dev`: the plan it prints and what it refuses.
+mod dev;
 /// `stackpro doctor` against the local emulator: credentials, endpoint, account.
 mod doctor;
 /// Rendered stacks deployed to the local emulator with the real SDK.
