@@ -8,6 +8,8 @@ mod build;
 mod cli;
 /// `stackpro deploy`, `status` and `destroy` end to end on the local emulator.
 mod deploy;
+/// `stackpro dev`: the plan it prints and what it refuses.
+mod dev;
 /// `stackpro doctor` against the local emulator: credentials, endpoint, account.
 mod doctor;
 /// Rendered stacks deployed to the local emulator with the real SDK.
