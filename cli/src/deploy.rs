@@ -85,6 +85,8 @@ pub enum Decision {
     Reconcile,
     /// The data-loss guard refused the change set.
     Refused,
+    /// Preparing failed (the stack's state, an upload, a read): nothing was decided.
+    NotStarted,
 }
 
 /// The outcome of phase 1 for one capability.
@@ -540,6 +542,7 @@ pub fn describe(decision: Decision, status: &str) -> String {
         Decision::UpToDate => "up to date".into(),
         Decision::Reconcile => "no stack changes; live alias and record checked".into(),
         Decision::Refused => "refused".into(),
+        Decision::NotStarted => "not started".into(),
     }
 }
 
@@ -551,7 +554,7 @@ async fn run_plan(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result
     let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
 
     let stack = match plan.decision {
-        Decision::UpToDate => return Ok(()),
+        Decision::UpToDate | Decision::NotStarted => return Ok(()),
         Decision::Refused => {
             return Err(Error::Stack {
                 stack: name.to_string(),

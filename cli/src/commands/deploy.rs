@@ -79,6 +79,7 @@ impl fmt::Display for DeployReport {
                     Decision::UpToDate => "Up to date",
                     Decision::Reconcile => "Unchanged",
                     Decision::Refused => "Refused",
+                    Decision::NotStarted => "Not started",
                 }
             };
             writeln!(
@@ -394,6 +395,7 @@ fn show_plan(progress: &Progress, plan: &Plan) {
         Decision::UpToDate => format!("{cap}: {} is up to date\n", plan.stack_name),
         Decision::Reconcile => format!("{cap}: {} has no stack changes\n", plan.stack_name),
         Decision::Refused => format!("{cap}: {} change REFUSED\n", plan.stack_name),
+        Decision::NotStarted => format!("{cap}: {} was not prepared\n", plan.stack_name),
     };
     text.push_str(&head);
     if plan.decision != Decision::Create {
@@ -461,7 +463,7 @@ fn failed_before_start(name: &str, stack_name: &str, err: Error) -> CapabilityRe
         outcome: Outcome {
             capability: name.to_string(),
             stack_name: stack_name.to_string(),
-            decision: Decision::Refused,
+            decision: Decision::NotStarted,
             status: "UNCHANGED".into(),
             success: false,
             outputs: Default::default(),
