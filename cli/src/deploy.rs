@@ -482,29 +482,41 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
+impl Outcome {
+    /// What is known of a capability's outcome from its plan alone: nothing done yet.
+    pub fn of(plan: &Plan) -> Self {
+        Outcome {
+            capability: plan.capability.clone(),
+            stack_name: plan.stack_name.clone(),
+            decision: plan.decision,
+            status: plan
+                .stack
+                .as_ref()
+                .and_then(|s| s.stack_status())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "NONE".into()),
+            success: false,
+            outputs: BTreeMap::new(),
+            function_version: None,
+            deployment: None,
+            duration_ms: 0,
+            failures: Vec::new(),
+            notes: plan.notes.clone(),
+            canary: None,
+            error: None,
+        }
+    }
+}
+
 /// Phase 3 for one capability: execute, follow, point the alias, record.
 pub async fn execute(shared: Arc<Shared>, plan: Plan) -> Outcome {
     let start = Instant::now();
     let cap = plan.capability.clone();
     let mut outcome = Outcome {
-        capability: cap.clone(),
-        stack_name: plan.stack_name.clone(),
-        decision: plan.decision,
-        status: plan
-            .stack
-            .as_ref()
-            .and_then(|s| s.stack_status())
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_else(|| "NONE".into()),
-        success: false,
         outputs: plan.stack.as_ref().map(stack::outputs).unwrap_or_default(),
         function_version: plan.previous.as_ref().map(|d| d.function_version.clone()),
         deployment: plan.previous.as_ref().and_then(|d| d.number),
-        duration_ms: 0,
-        failures: Vec::new(),
-        notes: plan.notes.clone(),
-        canary: None,
-        error: None,
+        ..Outcome::of(&plan)
     };
     match run_plan(&shared, &plan, &mut outcome).await {
         Ok(()) => outcome.success = true,

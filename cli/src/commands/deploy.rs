@@ -431,27 +431,12 @@ fn show_plan(progress: &Progress, plan: &Plan) {
 fn preview_report(plan: &Plan) -> CapabilityReport {
     CapabilityReport {
         outcome: Outcome {
-            capability: plan.capability.clone(),
-            stack_name: plan.stack_name.clone(),
-            decision: plan.decision,
-            status: plan
-                .stack
-                .as_ref()
-                .and_then(|s| s.stack_status())
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_else(|| "NONE".into()),
             success: plan.decision != Decision::Refused,
-            outputs: Default::default(),
-            function_version: None,
-            deployment: None,
-            duration_ms: 0,
-            failures: Vec::new(),
-            notes: plan.notes.clone(),
-            canary: None,
             error: plan
                 .refusal
                 .clone()
                 .map(|r| format!("refused: {r} (pass --allow-replace if intended)")),
+            ..Outcome::of(plan)
         },
         diff: plan.diff.clone(),
     }

@@ -225,14 +225,7 @@ pub async fn capability_status(
         (None, Some(_)) => Some("there is no live alias: the API serves nothing; deploy again to create it".into()),
         _ => None,
     };
-    let cloudwatch = aws_sdk_cloudwatch::Client::new(&ctx.config);
-    let alarms = cloudwatch
-        .describe_alarms()
-        .alarm_name_prefix(format!("{stack_name}-"))
-        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
-        .send()
-        .await
-        .map_err(|e| ctx.error("cloudwatch", "DescribeAlarms", stack_name, e))?;
+    let alarms_in_alarm = crate::release::alarms_firing(ctx, stack_name).await?;
     Ok(CapabilityStatus {
         capability: capability.to_string(),
         stack_name: stack_name.to_string(),
@@ -248,11 +241,7 @@ pub async fn capability_status(
         live_version: live,
         live_note,
         canary,
-        alarms_in_alarm: alarms
-            .metric_alarms()
-            .iter()
-            .filter_map(|a| a.alarm_name().map(str::to_string))
-            .collect(),
+        alarms_in_alarm,
         failures,
         status,
     })
