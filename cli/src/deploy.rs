@@ -299,6 +299,23 @@ pub async fn prepare(
                 notes.push(format!(
                     "deleted the empty {status} stack to create it again"
                 ));
+                // A failed first create keeps its termination protection, which would
+                // refuse the delete forever; the stack holds nothing it protects.
+                if existing
+                    .as_ref()
+                    .and_then(|s| s.enable_termination_protection())
+                    == Some(true)
+                {
+                    cfn.update_termination_protection()
+                        .stack_name(&name)
+                        .enable_termination_protection(false)
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            ctx.error("cloudformation", "UpdateTerminationProtection", &name, e)
+                        })?;
+                    notes.push("turned termination protection off on the empty stack to delete it (it is set again at create)".into());
+                }
                 cfn.delete_stack()
                     .stack_name(&name)
                     .send()
@@ -363,7 +380,11 @@ pub async fn prepare(
         && deployed_params == plan.params
         && deployed_tags == plan.tags
     {
-        let alias = crate::release::live(ctx, &name).await?.map(|l| l.version);
+        // A live alias that splits traffic (a canary) is never "up to date".
+        let alias = crate::release::live(ctx, &name)
+            .await?
+            .filter(|l| l.canary.is_none())
+            .map(|l| l.version);
         plan.decision = match &plan.previous {
             Some(prev)
                 if prev.is_release_of_fingerprint()
@@ -401,7 +422,7 @@ pub async fn prepare(
     // an emulator that lists only added and removed resources) is executed all the same.
     plan.decision = if change_set.empty {
         Decision::Reconcile
-    } else if change_set.changes.is_empty() && plan.diff.resources.is_empty() {
+    } else if change_set.changes.is_empty() && plan.diff.is_empty() && deployed_tags == plan.tags {
         stack::delete_change_set(ctx, &cfn, &name, &change_set.id).await?;
         Decision::Reconcile
     } else {
@@ -452,7 +473,14 @@ pub async fn prepare(
     }
     if !losses.is_empty() && !shared.options.allow_replace {
         if !change_set.empty {
-            stack::delete_change_set(ctx, &cfn, &name, &change_set.id).await?;
+            // Best effort: the refusal stands even if the cleanup fails; say so.
+            if let Err(err) = stack::delete_change_set(ctx, &cfn, &name, &change_set.id).await {
+                plan.notes.push(format!(
+                    "the refused change set {} could not be deleted ({}): delete it before anyone executes it",
+                    change_set.name,
+                    err.one_line()
+                ));
+            }
         }
         plan.decision = Decision::Refused;
         plan.refusal = Some(losses.join("; "));
@@ -676,10 +704,17 @@ async fn run_plan(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result
     };
 
     let live = crate::release::live(ctx, name).await?;
-    let canary = shared.options.canary.filter(|_| {
-        live.as_ref()
-            .is_some_and(|l| l.version != version || l.canary.is_some())
-    });
+    // A canary needs a live version to compare with, other than the new one.
+    let canary = shared
+        .options
+        .canary
+        .filter(|_| live.as_ref().is_some_and(|l| l.version != version));
+    if shared.options.canary.is_some() && canary.is_none() {
+        outcome.notes.push(match &live {
+            None => "no live version yet: the canary was skipped and this first version takes all traffic".into(),
+            Some(_) => format!("version {version} is already live: no canary needed"),
+        });
+    }
     if let (Some(spec), Some(live)) = (canary, live.as_ref()) {
         let stable = live.version.clone();
         p.step(
@@ -699,11 +734,12 @@ async fn run_plan(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result
             weight: spec.weight,
             verdict: None,
         });
+        // Recorded before it is watched, so `status`, `promote` and `rollback` know it
+        // even if this run is interrupted.
+        deployment.kind = "canary".into();
+        outcome.function_version = Some(stable.clone());
+        outcome.deployment = Some(record::write(ctx, &shared.env.name, cap, &deployment).await?);
         if shared.options.no_wait {
-            deployment.kind = "canary".into();
-            outcome.function_version = Some(stable);
-            outcome.deployment =
-                Some(record::write(ctx, &shared.env.name, cap, &deployment).await?);
             outcome.notes.push(format!(
                 "canary started; end it with `stackpro promote {cap} --env {env}` or `stackpro rollback {cap} --env {env}`",
                 env = shared.env.name
@@ -711,7 +747,7 @@ async fn run_plan(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result
             p.json("outputs", Some(cap), &outcome.outputs);
             return Ok(());
         }
-        let verdict = crate::release::watch_canary(
+        let watched = crate::release::watch_canary(
             ctx,
             name,
             spec.period,
@@ -723,7 +759,33 @@ async fn run_plan(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result
                 )
             },
         )
-        .await?;
+        .await;
+        let verdict = match watched {
+            Ok(verdict) => verdict,
+            Err(err) => {
+                // A canary nobody watches is not left splitting traffic.
+                let back = point_alias(ctx, name, &stable).await;
+                deployment.kind = "canary-rolled-back".into();
+                deployment.function_version = stable.clone();
+                let _ = record::write(ctx, &shared.env.name, cap, &deployment).await;
+                let state = if back.is_ok() {
+                    format!("version {stable} serves all traffic again")
+                } else {
+                    format!(
+                        "traffic is STILL SPLIT between {stable} and {version}: run `stackpro rollback {cap} --env {}`",
+                        shared.env.name
+                    )
+                };
+                return Err(Error::Stack {
+                    stack: name.to_string(),
+                    message: format!(
+                        "canary of version {version} could not be watched ({}); {state}",
+                        err.one_line()
+                    ),
+                    help: Some("deploy again once the alarms can be read".into()),
+                });
+            }
+        };
         if let Some(state) = outcome.canary.as_mut() {
             state.verdict = Some(verdict.clone());
         }
@@ -754,6 +816,8 @@ async fn run_plan(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result
             });
         }
         p.step(cap, &format!("canary healthy: promoting version {version}"));
+        deployment.kind = "deploy".into();
+        deployment.function_version = version.clone();
     }
 
     p.step(cap, &format!("pointing {LIVE_ALIAS} at version {version}"));

@@ -193,6 +193,7 @@ pub fn canary_poll(period: Duration) -> Duration {
 pub fn rollback_target<'a>(
     history: &'a [Deployment],
     live_version: &str,
+    canary_version: Option<&str>,
     to: Option<i64>,
 ) -> Result<&'a Deployment> {
     let numbers = || {
@@ -213,20 +214,36 @@ pub fn rollback_target<'a>(
                 message: format!("there is no deployment #{n}"),
                 help: Some(format!("recorded deployments: {}", numbers())),
             }),
-        None => history
-            .iter()
-            .rev()
-            .find(|d| d.function_version != live_version)
-            .ok_or_else(|| Error::Config {
+        None => {
+            // Only releases (deploys, full rollbacks) older than the one that put the
+            // live version out: a second rollback must not go forward again, and a
+            // canary's version is never a target.
+            let anchor = history
+                .iter()
+                .rposition(|d| d.is_release_of_fingerprint() && d.function_version == live_version)
+                .unwrap_or(history.len());
+            history[..anchor]
+                .iter()
+                .rev()
+                .find(|d| {
+                    d.is_release_of_fingerprint()
+                        && d.function_version != live_version
+                        && Some(d.function_version.as_str()) != canary_version
+                })
+                .ok_or_else(|| Error::Config {
                 message: format!(
                     "nothing to roll back to: every recorded deployment runs version {live_version}"
                 ),
-                help: Some(if history.is_empty() {
-                    "no deployment is recorded yet".into()
-                } else {
-                    format!("recorded deployments: {}", numbers())
-                }),
-            }),
+                    help: Some(if history.is_empty() {
+                        "no deployment is recorded yet".into()
+                    } else {
+                        format!(
+                            "no earlier release to go back to; name one with --to (recorded deployments: {})",
+                            numbers()
+                        )
+                    }),
+                })
+        }
     }
 }
 
@@ -274,22 +291,41 @@ mod tests {
     }
 
     #[test]
-    fn the_rollback_target_is_the_newest_other_version_or_the_one_named() {
+    fn the_rollback_target_is_the_release_before_the_live_one_or_the_one_named() {
         let history = [d(1, "1"), d(2, "2"), d(3, "3")];
         assert_eq!(
-            rollback_target(&history, "3", None).unwrap().number,
+            rollback_target(&history, "3", None, None).unwrap().number,
             Some(2)
         );
         assert_eq!(
-            rollback_target(&history, "2", None).unwrap().number,
-            Some(3)
-        );
-        assert_eq!(
-            rollback_target(&history, "3", Some(1)).unwrap().number,
+            rollback_target(&history, "2", None, None).unwrap().number,
             Some(1)
         );
-        let err = rollback_target(&history, "3", Some(9)).unwrap_err();
+        assert_eq!(
+            rollback_target(&history, "3", None, Some(1))
+                .unwrap()
+                .number,
+            Some(1)
+        );
+        let err = rollback_target(&history, "3", None, Some(9)).unwrap_err();
         assert!(err.help().unwrap().contains("#1 (version 1)"));
-        assert!(rollback_target(&[d(1, "1")], "1", None).is_err());
+        assert!(rollback_target(&[d(1, "1")], "1", None, None).is_err());
+
+        // After a rollback to 1, another rollback does not go forward to 2.
+        let mut back = d(4, "1");
+        back.kind = "rollback".into();
+        let after = [d(1, "1"), d(2, "2"), back];
+        assert!(rollback_target(&after, "1", None, None).is_err());
+
+        // A canary's version is never the target, nor is its record.
+        let mut canary = d(3, "3");
+        canary.kind = "canary".into();
+        let during = [d(1, "1"), d(2, "2"), canary];
+        assert_eq!(
+            rollback_target(&during, "2", Some("3"), None)
+                .unwrap()
+                .number,
+            Some(1)
+        );
     }
 }

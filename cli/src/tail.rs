@@ -3,7 +3,7 @@
 //! events flow, 1.5 s idle, up to 30 s when throttled, never more than one request a
 //! second per group). A group that does not exist yet is waited for.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -79,10 +79,14 @@ pub fn log_group(stack_name: &str) -> String {
 pub struct Group {
     pub capability: String,
     pub name: String,
-    /// Next start time (ms): the newest timestamp seen; events at it are deduplicated.
+    /// Next start time (ms): a window behind the newest event seen, so events that
+    /// arrive late (another instance's stream) are still found; ids dedupe the overlap.
     start: i64,
+    /// The newest event time seen (ms).
+    newest: i64,
     token: Option<String>,
-    seen: HashSet<String>,
+    /// Ids of the events printed that are still inside the window, with their time.
+    seen: HashMap<String, i64>,
     interval: Duration,
     next_poll: Instant,
     pub missing: bool,
@@ -96,7 +100,8 @@ impl Group {
             name: name.to_string(),
             start: since_ms,
             token: None,
-            seen: HashSet::new(),
+            newest: since_ms,
+            seen: HashMap::new(),
             interval: FAST,
             next_poll: Instant::now(),
             missing: false,
@@ -118,6 +123,10 @@ impl Group {
         self.next_poll
     }
 }
+
+/// How far behind the newest event each read starts: events of another log stream
+/// (another instance) that arrive this late are still shown, once.
+const LATE_WINDOW_MS: i64 = 10_000;
 
 /// About one request a second while events flow.
 const FAST: Duration = Duration::from_secs(1);
@@ -179,14 +188,13 @@ pub async fn poll(
     };
     group.missing = false;
     let mut lines = Vec::new();
-    let mut newest = group.start;
     for e in page.events() {
         let id = e.event_id().unwrap_or_default().to_string();
         let ts = e.timestamp().unwrap_or(0);
-        if !group.seen.insert(id.clone()) {
+        if group.seen.insert(id.clone(), ts).is_some() {
             continue;
         }
-        newest = newest.max(ts);
+        group.newest = group.newest.max(ts);
         let message = e.message().unwrap_or_default().trim_end().to_string();
         let fields = serde_json::from_str::<Value>(&message)
             .ok()
@@ -202,15 +210,11 @@ pub async fn poll(
         });
     }
     group.token = page.next_token().map(str::to_string);
-    if group.token.is_none() && newest > group.start {
-        // Move on; ids at the newest millisecond stay to catch late arrivals there.
-        group.start = newest;
-        let lines_at_start: HashSet<String> = lines
-            .iter()
-            .filter(|l| l.timestamp == newest)
-            .map(|l| l.event_id.clone())
-            .collect();
-        group.seen.retain(|id| lines_at_start.contains(id));
+    if group.token.is_none() {
+        // Move on, keeping a window for late arrivals; forget ids that left it.
+        group.start = group.start.max(group.newest - LATE_WINDOW_MS);
+        let start = group.start;
+        group.seen.retain(|_, ts| *ts >= start);
     }
     group.interval = if lines.is_empty() && group.token.is_none() {
         (group.interval * 3 / 2).min(IDLE)

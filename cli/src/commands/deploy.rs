@@ -268,9 +268,16 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
             }
         }
 
+        // What a yes is asked for: stack changes, and live versions that would move
+        // (a reconcile after a rollback puts the deployed version back).
         let changes = plans
             .iter()
-            .filter(|p| matches!(p.decision, Decision::Create | Decision::Update))
+            .filter(|p| {
+                matches!(
+                    p.decision,
+                    Decision::Create | Decision::Update | Decision::Reconcile
+                )
+            })
             .count();
         if args.dry_run {
             // Nothing executes: remove the change sets we made.
@@ -281,15 +288,27 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
                     .filter(|cs| !cs.empty && plan.decision == Decision::Update)
                 {
                     let cfn = aws_sdk_cloudformation::Client::new(&shared.ctx.config);
-                    crate::stack::delete_change_set(&shared.ctx, &cfn, &plan.stack_name, &cs.id)
-                        .await?;
+                    // Every capability is cleaned up and reported, whatever one delete says.
+                    if let Err(err) =
+                        crate::stack::delete_change_set(&shared.ctx, &cfn, &plan.stack_name, &cs.id)
+                            .await
+                    {
+                        plan.notes.push(format!(
+                            "the preview's change set {} could not be deleted ({})",
+                            cs.name,
+                            err.one_line()
+                        ));
+                    }
                 }
                 finished.push(preview_report(plan));
             }
         } else {
             // 7. Confirm: protected environments ask, once, for everything shown above.
             if protected && !args.yes && changes > 0 {
-                let question = format!("Deploy {changes} stack change(s) to {}? [y/N] ", env.name);
+                let question = format!(
+                    "Deploy {changes} capability change(s) (stack or live version) to {}? [y/N] ",
+                    env.name
+                );
                 let yes = shared.progress.suspend(|| ask(&question))?;
                 if !yes {
                     let cfn = aws_sdk_cloudformation::Client::new(&shared.ctx.config);

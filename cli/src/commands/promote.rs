@@ -34,6 +34,7 @@ pub struct PromoteReport {
     pub from_version: String,
     pub to_version: String,
     pub deployment: Option<i64>,
+    pub note: Option<String>,
 }
 
 impl fmt::Display for PromoteReport {
@@ -42,7 +43,11 @@ impl fmt::Display for PromoteReport {
             f,
             "{:>12} {} {}: version {} now serves all traffic (was {})",
             "Promoted", self.capability, self.environment, self.to_version, self.from_version
-        )
+        )?;
+        if let Some(note) = &self.note {
+            writeln!(f, "{:>12} {note}", "note")?;
+        }
+        Ok(())
     }
 }
 
@@ -89,13 +94,23 @@ pub fn run(args: PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Result<
             }
         }
         deploy::point_alias(&ctx, &name, &canary).await?;
+        // The canary's own record says what the version runs; only that one is promoted
+        // to a release record (another record would lend its fingerprint to other code).
         let mut number = None;
-        if let Some(mut d) = record::latest(&ctx, &env.name, &cap.name).await? {
-            d.kind = "deploy".into();
-            d.function_version = canary.clone();
-            d.time = record::now_rfc3339();
-            d.actor = identity.arn.clone();
-            number = Some(record::write(&ctx, &env.name, &cap.name, &d).await?);
+        let mut note = None;
+        match record::latest(&ctx, &env.name, &cap.name).await? {
+            Some(mut d) if d.kind == "canary" && d.function_version == canary => {
+                d.kind = "deploy".into();
+                d.time = record::now_rfc3339();
+                d.actor = identity.arn.clone();
+                d.number = None;
+                number = Some(record::write(&ctx, &env.name, &cap.name, &d).await?);
+            }
+            _ => {
+                note = Some(format!(
+                    "no canary record of version {canary} is the newest deployment record: the alias moved, the record was not updated; deploy again to record it"
+                ))
+            }
         }
         Ok::<_, Error>(PromoteReport {
             capability: cap.name.clone(),
@@ -103,6 +118,7 @@ pub fn run(args: PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Result<
             from_version: stable,
             to_version: canary,
             deployment: number,
+            note,
         })
     })?;
     printer.report(&report);

@@ -209,7 +209,6 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
         })?;
         report.from_version = Some(live.version.clone());
         let history = record::history(&ctx, &env.name, &cap.name).await?;
-        let latest = history.last().cloned();
 
         // A canary in progress: the stable version takes all traffic again.
         if let Some((canary, _)) = &live.canary {
@@ -219,18 +218,29 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
                 report.action = "canary_ended".into();
                 report.from_version = Some(canary.clone());
                 report.to_version = Some(live.version.clone());
-                if let Some(mut d) = latest {
+                // The record of what the stable version is: its newest release.
+                let stable = history.iter().rev().find(|d| {
+                    d.is_release_of_fingerprint() && d.function_version == live.version
+                });
+                if let Some(mut d) = stable.cloned() {
                     d.kind = "rollback".into();
                     d.function_version = live.version.clone();
                     d.time = record::now_rfc3339();
                     d.actor = identity.arn.clone();
+                    d.number = None;
                     report.deployment = Some(record::write(&ctx, &env.name, &cap.name, &d).await?);
+                } else {
+                    report.notes.push(format!(
+                        "no recorded release of version {} was found: the deployment record was not updated",
+                        live.version
+                    ));
                 }
                 return Ok(report);
             }
         }
 
-        let target = release::rollback_target(&history, &live.version, args.to)?.clone();
+        let canary = live.canary.as_ref().map(|(v, _)| v.as_str());
+        let target = release::rollback_target(&history, &live.version, canary, args.to)?.clone();
         report.to_deployment = target.number;
         if !args.full {
             confirm(format!(

@@ -208,10 +208,14 @@ async fn follow_prints_new_events_and_ctrl_c_exits_cleanly() {
     .await;
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    std::thread::spawn(move || loop {
         let mut line = String::new();
-        let _ = stdout.read_line(&mut line);
-        let _ = tx.send(line);
+        match stdout.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let _ = tx.send(line);
+            }
+        }
     });
     let line = rx
         .recv_timeout(Duration::from_secs(15))
@@ -222,6 +226,21 @@ async fn follow_prints_new_events_and_ctrl_c_exits_cleanly() {
         "{:?}",
         put_at.elapsed()
     );
+
+    // Another instance's event that arrives late (3 s older than the one shown) is
+    // still shown, once; nothing already shown comes again.
+    put(
+        &emulator,
+        "messaging",
+        &[(now_ms() - 3000, structured("info", "late arrival", "f2"))],
+    )
+    .await;
+    let late = rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("the late event is printed");
+    assert!(late.contains("late arrival"), "{late}");
+    std::thread::sleep(Duration::from_millis(3500));
+    assert!(rx.try_recv().is_err(), "no line is printed twice");
 
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
