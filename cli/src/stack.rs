@@ -47,13 +47,9 @@ pub async fn create_or_update(
     cfn: &Client,
     name: &str,
     template: &str,
-    tags: &[(String, String)],
+    stack_tags: &std::collections::BTreeMap<String, String>,
     termination_protection: bool,
 ) -> Result<(Applied, Stack)> {
-    let tags: Vec<Tag> = tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
     let existing = describe(ctx, cfn, name).await?;
     let applied = match existing.as_ref().and_then(|s| s.stack_status()) {
         None => {
@@ -61,7 +57,7 @@ pub async fn create_or_update(
                 .stack_name(name)
                 .template_body(template)
                 .capabilities(Capability::CapabilityIam)
-                .set_tags(Some(tags))
+                .set_tags(Some(tags(stack_tags)))
                 .enable_termination_protection(termination_protection)
                 .send()
                 .await
@@ -75,7 +71,7 @@ pub async fn create_or_update(
                 detail: format!("the stack is {status} and cannot be updated until that ends; run the command again once it has settled"),
             })
         }
-        Some(_) if deployed_matches(ctx, cfn, name, template, &tags, existing.as_ref()).await? => {
+        Some(_) if deployed_matches(ctx, cfn, name, template, stack_tags, existing.as_ref()).await? => {
             Applied::UpToDate
         }
         Some(_) => {
@@ -84,7 +80,7 @@ pub async fn create_or_update(
                 .stack_name(name)
                 .template_body(template)
                 .capabilities(Capability::CapabilityIam)
-                .set_tags(Some(tags))
+                .set_tags(Some(tags(stack_tags)))
                 .send()
                 .await;
             match result {
@@ -129,28 +125,16 @@ async fn deployed_matches(
     cfn: &Client,
     name: &str,
     template: &str,
-    tags: &[Tag],
+    stack_tags: &std::collections::BTreeMap<String, String>,
     stack: Option<&Stack>,
 ) -> Result<bool> {
     let Some(stack) = stack else {
         return Ok(false);
     };
-    let mut want: Vec<(Option<&str>, Option<&str>)> =
-        tags.iter().map(|t| (t.key(), t.value())).collect();
-    let mut have: Vec<(Option<&str>, Option<&str>)> =
-        stack.tags().iter().map(|t| (t.key(), t.value())).collect();
-    want.sort();
-    have.sort();
-    if want != have {
+    if tag_values(stack) != *stack_tags {
         return Ok(false);
     }
-    let deployed = cfn
-        .get_template()
-        .stack_name(name)
-        .send()
-        .await
-        .map_err(|e| ctx.error("cloudformation", "GetTemplate", name, e))?;
-    Ok(deployed.template_body() == Some(template))
+    Ok(template_body(ctx, cfn, name).await? == template)
 }
 
 /// Polls until the stack is in no `*_IN_PROGRESS` state: fast at first, then slower,
@@ -397,6 +381,25 @@ pub fn failures(events: &[Event]) -> Vec<Failure> {
         .filter(|e| e.is_failure() && !is_echo(e))
         .map(to_failure)
         .collect()
+}
+
+/// The failed resources of the stack's last operation (events since it began), for a
+/// stack found in a failed state; what cannot be read is an empty list.
+pub async fn last_operation_failures(
+    ctx: &AwsContext,
+    cfn: &Client,
+    found: &Stack,
+) -> Vec<Failure> {
+    let name = found.stack_id().or(found.stack_name()).unwrap_or_default();
+    let began = found
+        .last_updated_time()
+        .or(found.creation_time())
+        .cloned()
+        .unwrap_or(aws_smithy_types::DateTime::from_secs(0));
+    events_since(ctx, cfn, name, &began, &Default::default())
+        .await
+        .map(|events| failures(&events))
+        .unwrap_or_default()
 }
 
 /// The stack events newer than `since` (an RFC 3339 time, exclusive) and not in

@@ -61,13 +61,12 @@ pub fn run(args: BootstrapArgs, global: &GlobalArgs, printer: &Printer) -> Resul
             &format!("{} in {}", rendered.stack_name, ctx.region),
         );
         let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
-        let tags: Vec<(String, String)> = rendered.tags.clone().into_iter().collect();
         let (action, stack) = stack::create_or_update(
             &ctx,
             &cfn,
             &rendered.stack_name,
             &rendered.template,
-            &tags,
+            &rendered.tags,
             env.termination_protection,
         )
         .await?;

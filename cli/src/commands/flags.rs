@@ -229,6 +229,11 @@ pub fn run(args: FlagsArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
         FlagsAction::List { .. } => {}
     }
     let runtime = super::aws_runtime()?;
+    // "sandbox", or "sandbox for tenant acme", for the confirmation questions.
+    let scope_text = match &tenant {
+        Some(t) => format!("{} for tenant {t}", env.name),
+        None => env.name.clone(),
+    };
     match args.action {
         FlagsAction::List { .. } => {
             let report = runtime.block_on(list(global, &catalogue, &env, tenant.as_deref()))?;
@@ -254,17 +259,13 @@ pub fn run(args: FlagsArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
                 &env,
                 yes,
                 &format!(
-                    "Set {} in {}{}?",
+                    "Set {} in {}?",
                     pairs
                         .iter()
                         .map(|(k, v)| format!("{k}={v}"))
                         .collect::<Vec<_>>()
                         .join(", "),
-                    env.name,
-                    tenant
-                        .as_deref()
-                        .map(|t| format!(" for tenant {t}"))
-                        .unwrap_or_default()
+                    scope_text
                 ),
             )?;
             let report = runtime.block_on(change(
@@ -280,15 +281,7 @@ pub fn run(args: FlagsArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
             confirm(
                 &env,
                 yes,
-                &format!(
-                    "Remove {} from SSM in {}{}?",
-                    names.join(", "),
-                    env.name,
-                    tenant
-                        .as_deref()
-                        .map(|t| format!(" for tenant {t}"))
-                        .unwrap_or_default()
-                ),
+                &format!("Remove {} from SSM in {}?", names.join(", "), scope_text),
             )?;
             let report = runtime.block_on(change(
                 global,

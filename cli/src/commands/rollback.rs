@@ -311,15 +311,7 @@ pub async fn continue_rollback(
     let name = report.stack_name.clone();
     let baseline = stack::Baseline::read(ctx, cfn, &name).await?;
     // The resources that failed to roll back, from the last operation's events.
-    let began = found
-        .last_updated_time()
-        .or(found.creation_time())
-        .cloned()
-        .unwrap_or(aws_smithy_types::DateTime::from_secs(0));
-    let failed = stack::events_since(ctx, cfn, &name, &began, &Default::default())
-        .await
-        .map(|events| stack::failures(&events))
-        .unwrap_or_default();
+    let failed = stack::last_operation_failures(ctx, cfn, found).await;
     cfn.continue_update_rollback()
         .stack_name(&name)
         .set_resources_to_skip((!skip.is_empty()).then(|| skip.to_vec()))

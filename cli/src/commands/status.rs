@@ -194,16 +194,7 @@ pub async fn capability_status(
         .unwrap_or_default();
     let unhealthy = is_unhealthy(&status);
     let failures = if unhealthy {
-        // The failed resources of the last operation: events since it began.
-        let began = found
-            .last_updated_time()
-            .or(found.creation_time())
-            .cloned()
-            .unwrap_or(aws_smithy_types::DateTime::from_secs(0));
-        match stack::events_since(ctx, &cfn, stack_name, &began, &Default::default()).await {
-            Ok(events) => stack::failures(&events),
-            Err(_) => Vec::new(),
-        }
+        stack::last_operation_failures(ctx, &cfn, &found).await
     } else {
         Vec::new()
     };
