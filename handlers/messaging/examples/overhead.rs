@@ -11,10 +11,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use stackpro_messaging::model::{Message, Page, Thread};
-use stackpro_messaging::{IdempotencyWrite, Messaging, Store, StoreError};
+use stackpro_messaging::{Messaging, Store};
 use stackpro_runtime::auth::{sign, Claims};
-use stackpro_runtime::idempotency::StoredResponse;
-use stackpro_runtime::{Config, Runtime, Service};
+use stackpro_runtime::{Config, IdempotencyWrite, Runtime, Service, StoreError, StoredResponse};
 
 const SECRET: &str = "overhead-benchmark-secret";
 const THREAD: &str = "01930000-0000-7000-8000-000000000000";
@@ -67,7 +66,7 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         Ok(())
     }
-    async fn get_idempotency(
+    async fn idempotency_record(
         &self,
         _: &str,
         _: &str,
@@ -136,8 +135,14 @@ async fn main() {
     let store = MemoryStore {
         threads: vec![thread; 20],
     };
-    let handler = Messaging::new(store, &config);
-    let service = Service::new(Arc::new(Runtime::offline(config)), Arc::new(handler));
+    let handler = Messaging::new(store);
+    let contract = stackpro_runtime::load_contract(stackpro_messaging::CONTRACT).unwrap();
+    let service = Service::new(
+        Arc::new(Runtime::offline(config)),
+        Arc::new(handler),
+        contract,
+    )
+    .unwrap();
 
     eprintln!("route                  requests   p50 us   p90 us   p99 us   max us");
     for name in ["list_threads", "get_thread", "post_message"] {

@@ -62,11 +62,13 @@ pub enum Access {
     Read,
     /// Scope `<capability>:write`, role member or admin.
     Write,
+    /// Scope `<capability>:write`, role admin.
+    Admin,
 }
 
 impl Access {
     pub fn is_write(self) -> bool {
-        self == Access::Write
+        matches!(self, Access::Write | Access::Admin)
     }
 }
 
@@ -239,6 +241,13 @@ impl Authenticator {
                 Err(ApiError::forbidden("role viewer may read but not write"))
             }
             Access::Write => Ok(()),
+            Access::Admin if !has(&write) => Err(ApiError::forbidden(format!(
+                "the token lacks scope {write}"
+            ))),
+            Access::Admin if principal.role < Role::Admin => {
+                Err(ApiError::forbidden("this route needs role admin"))
+            }
+            Access::Admin => Ok(()),
         }
     }
 }

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use stackpro_conventions::{ssm, vars};
+
 /// Everything a handler reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -28,8 +30,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `STACKPRO_IDEMPOTENCY_TTL_SECONDS`: how long an Idempotency-Key is remembered (86400).
     pub idempotency_ttl: Duration,
-    /// `STACKPRO_TABLE_<NAME>`: physical table names by lower-case logical name.
+    /// `STACKPRO_TABLE_<NAME>`: physical table names by logical name.
     pub tables: BTreeMap<String, String>,
+    /// `STACKPRO_BUCKET_<NAME>`: physical bucket names by logical name.
+    pub buckets: BTreeMap<String, String>,
     /// `CAP_*`: flag defaults (and `CAP_<X>_BASE_URL` discovery overrides).
     pub flag_defaults: BTreeMap<String, String>,
 }
@@ -39,6 +43,10 @@ pub struct Config {
 pub enum ConfigError {
     #[error("environment variable {0} is not set; the stack template sets it (see `stackpro render`), and `stackpro dev` sets it locally")]
     Missing(&'static str),
+    #[error("environment variable {0} is not set; the capability declares this resource in capability.yaml and its stack template sets the variable (see `stackpro render`)")]
+    MissingResource(String),
+    #[error("{0}")]
+    Contract(String),
     #[error("environment variable {name} is `{value}`, expected {expected}")]
     Malformed {
         name: &'static str,
@@ -57,8 +65,8 @@ impl Config {
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let vars: BTreeMap<String, String> = vars.into_iter().collect();
-        let get = |name: &'static str| vars.get(name).filter(|v| !v.is_empty()).cloned();
+        let all: BTreeMap<String, String> = vars.into_iter().collect();
+        let get = |name: &'static str| all.get(name).filter(|v| !v.is_empty()).cloned();
         let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
         let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
             match get(name) {
@@ -71,37 +79,36 @@ impl Config {
             }
         };
 
-        let env = required("STACKPRO_ENV")?;
-        let capability = required("STACKPRO_CAPABILITY")?;
-        let ssm_prefix = get("STACKPRO_SSM_PREFIX").unwrap_or_else(|| format!("/stackpro/{env}"));
-        let tables = vars
+        let env = required(vars::ENV)?;
+        let capability = required(vars::CAPABILITY)?;
+        let ssm_prefix = get(vars::SSM_PREFIX).unwrap_or_else(|| ssm::prefix(&env));
+        let tables = all
             .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix("STACKPRO_TABLE_")
-                    .map(|name| (name.to_ascii_lowercase(), v.clone()))
-            })
+            .filter_map(|(k, v)| vars::table_of(k).map(|name| (name, v.clone())))
             .collect();
-        let flag_defaults = vars
+        let buckets = all
+            .iter()
+            .filter_map(|(k, v)| vars::bucket_of(k).map(|name| (name, v.clone())))
+            .collect();
+        let flag_defaults = all
             .iter()
             .filter(|(k, _)| k.starts_with("CAP_"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Ok(Config {
-            metrics_namespace: get("STACKPRO_METRICS_NAMESPACE")
-                .unwrap_or_else(|| "Stackpro".to_string()),
-            jwt_secret: get("STACKPRO_JWT_SECRET"),
-            jwt_secret_parameter: get("STACKPRO_JWT_SECRET_PARAMETER"),
-            jwt_audience: get("STACKPRO_JWT_AUDIENCE").unwrap_or_else(|| "stackpro".to_string()),
-            cache_ttl: Duration::from_secs(number("STACKPRO_FLAGS_TTL_SECONDS", 60)?),
-            max_body_bytes: number("STACKPRO_MAX_BODY_BYTES", 64 * 1024)? as usize,
-            idempotency_ttl: Duration::from_secs(number(
-                "STACKPRO_IDEMPOTENCY_TTL_SECONDS",
-                86_400,
-            )?),
+            metrics_namespace: get(vars::METRICS_NAMESPACE)
+                .unwrap_or_else(|| stackpro_conventions::metrics::NAMESPACE.to_string()),
+            jwt_secret: get(vars::JWT_SECRET),
+            jwt_secret_parameter: get(vars::JWT_SECRET_PARAMETER),
+            jwt_audience: get(vars::JWT_AUDIENCE).unwrap_or_else(|| "stackpro".to_string()),
+            cache_ttl: Duration::from_secs(number(vars::FLAGS_TTL_SECONDS, 60)?),
+            max_body_bytes: number(vars::MAX_BODY_BYTES, 64 * 1024)? as usize,
+            idempotency_ttl: Duration::from_secs(number(vars::IDEMPOTENCY_TTL_SECONDS, 86_400)?),
             env,
             capability,
             ssm_prefix,
             tables,
+            buckets,
             flag_defaults,
         })
     }
@@ -111,10 +118,15 @@ impl Config {
         self.tables
             .get(name)
             .map(String::as_str)
-            .ok_or(ConfigError::Missing(match name {
-                "threads" => "STACKPRO_TABLE_THREADS",
-                _ => "STACKPRO_TABLE_<NAME>",
-            }))
+            .ok_or_else(|| ConfigError::MissingResource(vars::table(name)))
+    }
+
+    /// The physical name of the capability's bucket `name` (`STACKPRO_BUCKET_<NAME>`).
+    pub fn bucket(&self, name: &str) -> Result<&str, ConfigError> {
+        self.buckets
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| ConfigError::MissingResource(vars::bucket(name)))
     }
 
     /// `CAP_<CAPABILITY>_` for this capability.

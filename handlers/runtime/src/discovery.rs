@@ -37,7 +37,10 @@ impl Discovery {
 
     /// The base URL of `capability`; never fails (the fallback is `/api`).
     pub async fn resolve_capability_url(&self, capability: &str) -> String {
-        let key = format!("{}BASE_URL", crate::flags::prefix(capability));
+        let key = stackpro_conventions::flags::flag_name(
+            capability,
+            stackpro_conventions::flags::BASE_URL,
+        );
         if let Some(url) = self.overrides.get(&key).filter(|u| !u.is_empty()) {
             return url.clone();
         }
@@ -49,7 +52,7 @@ impl Discovery {
         let Some(client) = &self.client else {
             return FALLBACK_URL.to_string();
         };
-        let name = format!("{}/capabilities/{capability}/base-url", self.ssm_prefix);
+        let name = stackpro_conventions::ssm::base_url(&self.ssm_prefix, capability);
         match client.get_parameter().name(&name).send().await {
             Ok(out) => match out.parameter.and_then(|p| p.value) {
                 Some(url) => {

@@ -23,6 +23,10 @@ pub enum ErrorCode {
     Conflict,
     /// 429: throttled by the store; retry after the given delay.
     RateLimit,
+    /// 405: a known path called with a method it does not serve (`Allow` lists them).
+    MethodNotAllowed,
+    /// 413: a body over the operation's limit (where the contract lists a 413).
+    PayloadTooLarge,
     /// 503: the capability is switched off by its `ENABLED` flag.
     CapabilityDisabled,
     /// 500, or 503 with `Retry-After` when the store is unavailable.
@@ -38,6 +42,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::RateLimit => "RATE_LIMIT",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::CapabilityDisabled => "CAPABILITY_DISABLED",
             ErrorCode::InternalError => "INTERNAL_ERROR",
         }
@@ -51,6 +57,8 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
             ErrorCode::RateLimit => 429,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::PayloadTooLarge => 413,
             ErrorCode::CapabilityDisabled => 503,
             ErrorCode::InternalError => 500,
         }
@@ -68,6 +76,8 @@ pub struct ApiError {
     pub degraded: bool,
     /// Seconds for the `Retry-After` header.
     pub retry_after: Option<u32>,
+    /// Other headers of the answer (`Allow` of a 405).
+    pub headers: Vec<(String, String)>,
 }
 
 /// Seconds a client is asked to wait before retrying a write the store could not take.
@@ -82,6 +92,7 @@ impl ApiError {
             details: json!({}),
             degraded: false,
             retry_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -101,6 +112,23 @@ impl ApiError {
     /// 400 naming the offending field (`body`, `title`, `limit`, a header...).
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidInput, message).with_details(json!({ "field": field }))
+    }
+
+    /// 405 with `Allow`: `path` exists, but not for `method`.
+    pub fn method_not_allowed(method: &str, path: &str, allow: &str) -> Self {
+        let mut e = Self::new(
+            ErrorCode::MethodNotAllowed,
+            format!("{path} does not answer {method}; it answers {allow}"),
+        );
+        e.headers.push(("allow".to_string(), allow.to_string()));
+        e
+    }
+
+    /// The same error as 413 PAYLOAD_TOO_LARGE (an oversize body).
+    pub fn too_large(mut self) -> Self {
+        self.code = ErrorCode::PayloadTooLarge;
+        self.status = 413;
+        self
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -208,6 +236,8 @@ mod tests {
             (ErrorCode::NotFound, 404),
             (ErrorCode::Conflict, 409),
             (ErrorCode::RateLimit, 429),
+            (ErrorCode::MethodNotAllowed, 405),
+            (ErrorCode::PayloadTooLarge, 413),
             (ErrorCode::CapabilityDisabled, 503),
             (ErrorCode::InternalError, 500),
         ] {

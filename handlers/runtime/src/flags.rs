@@ -13,10 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-/// `CAP_<CAPABILITY>_` for a capability name (the convention of `cli/src/config/flags.rs`).
-pub fn prefix(capability: &str) -> String {
-    format!("CAP_{}_", capability.to_ascii_uppercase().replace('-', "_"))
-}
+pub use stackpro_conventions::flags::prefix;
 
 /// How long a failed load is remembered before the store is asked again, so an
 /// unreachable store costs one attempt per window, not one per request.
@@ -35,27 +32,24 @@ impl FlagSet {
         flags_path: &str,
         params: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Self {
+        use stackpro_conventions::ssm::{parse_flag, FlagParameter};
         let mut set = FlagSet::default();
-        let base = format!("{}/", flags_path.trim_end_matches('/'));
         for (name, value) in params {
-            let Some(rel) = name.strip_prefix(&base) else {
-                continue;
-            };
-            let parts: Vec<&str> = rel.split('/').collect();
-            match parts.as_slice() {
-                [key] => {
+            match parse_flag(flags_path, name) {
+                Some(FlagParameter::Environment { key }) => {
                     set.global.insert(key.to_string(), value.to_string());
                 }
-                ["tenants", tenant, key] => {
+                Some(FlagParameter::Tenant { tenant, key }) => {
                     set.tenants
                         .entry(tenant.to_string())
                         .or_default()
                         .insert(key.to_string(), value.to_string());
                 }
-                _ => tracing::warn!(
+                None if name.starts_with(flags_path) => tracing::warn!(
                     parameter = name,
                     "ignoring a flag parameter outside the naming convention"
                 ),
+                None => {}
             }
         }
         set
@@ -98,12 +92,8 @@ impl FlagSnapshot {
 
     /// `true`/`1`/`on`/`yes` are on; anything else, or an absent flag, is off.
     pub fn is_enabled(&self, key: &str, tenant: Option<&str>) -> bool {
-        self.variant(key, tenant).is_some_and(|v| {
-            matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "true" | "1" | "on" | "yes"
-            )
-        })
+        self.variant(key, tenant)
+            .is_some_and(|v| stackpro_conventions::flags::is_on(&v))
     }
 }
 
@@ -132,7 +122,7 @@ impl Flags {
     ) -> Self {
         Flags {
             client,
-            path: format!("{}/flags", ssm_prefix.trim_end_matches('/')),
+            path: stackpro_conventions::ssm::flags_root(ssm_prefix.trim_end_matches('/')),
             ttl,
             defaults: Arc::new(defaults),
             cache: Mutex::new(None),

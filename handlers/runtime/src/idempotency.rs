@@ -17,6 +17,54 @@ pub struct StoredResponse {
     pub body: String,
 }
 
+/// An idempotency record to write in the same transaction as the resource it guards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyWrite {
+    pub key: String,
+    pub response: StoredResponse,
+    /// Epoch seconds after which DynamoDB's TTL may delete it.
+    pub expires_at: i64,
+}
+
+/// The key of a write in progress: what the runtime found and the handler records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub key: String,
+    pub fingerprint: String,
+    pub expires_at: i64,
+}
+
+impl Pending {
+    pub fn new(key: String, fingerprint: String, ttl: std::time::Duration) -> Self {
+        Pending {
+            key,
+            fingerprint,
+            expires_at: now_epoch_seconds() + ttl.as_secs() as i64,
+        }
+    }
+
+    /// The record answering `status` and `body` to every repeat of the request.
+    pub fn record(&self, status: u16, body: &serde_json::Value) -> IdempotencyWrite {
+        IdempotencyWrite {
+            key: self.key.clone(),
+            response: StoredResponse {
+                fingerprint: self.fingerprint.clone(),
+                status,
+                body: body.to_string(),
+            },
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// Now, in epoch seconds (TTL attributes).
+pub fn now_epoch_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// A validated `Idempotency-Key` header value: 1 to 128 printable ASCII characters.
 pub fn parse_key(header: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(key) = header else {

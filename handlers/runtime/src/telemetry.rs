@@ -67,34 +67,43 @@ impl Telemetry {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
+        use stackpro_conventions::metrics as m;
         let flag = |b: bool| if b { 1 } else { 0 };
-        json!({
+        let metrics: Vec<Value> = m::ALL
+            .iter()
+            .map(|(name, unit)| json!({"Name": name, "Unit": unit}))
+            .collect();
+        let mut doc = json!({
             "_aws": {
                 "Timestamp": now_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": self.namespace,
-                    "Dimensions": [["Environment", "Capability"], ["Environment", "Capability", "Route"]],
-                    "Metrics": [
-                        {"Name": "Requests", "Unit": "Count"},
-                        {"Name": "Success", "Unit": "Count"},
-                        {"Name": "Errors", "Unit": "Count"},
-                        {"Name": "ClientErrors", "Unit": "Count"},
-                        {"Name": "Latency", "Unit": "Milliseconds"},
-                        {"Name": "Degraded", "Unit": "Count"}
-                    ]
+                    "Dimensions": [[m::ENVIRONMENT, m::CAPABILITY], [m::ENVIRONMENT, m::CAPABILITY, m::ROUTE]],
+                    "Metrics": metrics,
                 }]
             },
-            "Environment": self.env,
-            "Capability": self.capability,
-            "Route": o.route,
-            "Requests": 1,
-            "Success": flag(o.status < 400),
-            "Errors": flag(o.status >= 500),
-            "ClientErrors": flag((400..500).contains(&o.status)),
-            "Latency": o.latency_ms,
-            "Degraded": flag(o.degraded),
             "request_id": o.request_id,
-        })
+        });
+        let values = [
+            (m::ENVIRONMENT, json!(self.env)),
+            (m::CAPABILITY, json!(self.capability)),
+            (m::ROUTE, json!(o.route)),
+            (m::REQUESTS, json!(1)),
+            (m::SUCCESS, json!(flag(o.status < 400))),
+            (m::ERRORS, json!(flag(o.status >= 500))),
+            (
+                m::CLIENT_ERRORS,
+                json!(flag((400..500).contains(&o.status))),
+            ),
+            (m::LATENCY, json!(o.latency_ms)),
+            (m::DEGRADED, json!(flag(o.degraded))),
+        ];
+        if let Value::Object(map) = &mut doc {
+            for (k, v) in values {
+                map.insert(k.to_string(), v);
+            }
+        }
+        doc
     }
 
     /// Log line, then metrics line.

@@ -1,0 +1,149 @@
+//! The datalake's resources as the contract (`openapi.yaml`) shows them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Records a chunk item holds at most, in serialized bytes: a batch of up to 1 MiB is
+/// stored as a few items of one transaction, each under DynamoDB's 400 KB item limit.
+pub const CHUNK_BYTES: usize = 350_000;
+
+/// Days a record is kept when the dataset does not say.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dataset {
+    pub id: String,
+    pub name: String,
+    pub schema: Value,
+    pub retention_days: u32,
+    pub record_count: u64,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+impl Dataset {
+    /// The dataset without its schema, as listings show it.
+    pub fn summary(&self) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.remove("schema");
+        }
+        v
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateDataset {
+    pub name: String,
+    pub schema: Value,
+    pub retention_days: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RecordBatch {
+    pub records: Vec<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ExportRequest {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// One record as read back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Record {
+    /// `<batch id>.<index in the batch>`.
+    pub id: String,
+    pub ingested_at: String,
+    pub data: Value,
+}
+
+/// Part of a batch, stored as one item: its records in order, from `first_index`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    pub batch_id: String,
+    pub ingested_at_ms: i64,
+    pub seq: usize,
+    pub first_index: usize,
+    pub records: Vec<Value>,
+}
+
+impl Chunk {
+    /// The chunk's records with their ids and time.
+    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        let at = stackpro_runtime::time::rfc3339(self.ingested_at_ms);
+        self.records
+            .iter()
+            .enumerate()
+            .map(move |(i, data)| Record {
+                id: format!("{}.{}", self.batch_id, self.first_index + i),
+                ingested_at: at.clone(),
+                data: data.clone(),
+            })
+    }
+}
+
+/// Splits a batch into chunks of at most [`CHUNK_BYTES`] serialized bytes each.
+pub fn chunks(batch_id: &str, ingested_at_ms: i64, records: Vec<Value>) -> Vec<Chunk> {
+    let mut out: Vec<Chunk> = Vec::new();
+    let mut size = 0;
+    for (i, r) in records.into_iter().enumerate() {
+        let len = r.to_string().len() + 1;
+        match out.last_mut() {
+            Some(c) if size + len <= CHUNK_BYTES => c.records.push(r),
+            _ => {
+                size = 0;
+                out.push(Chunk {
+                    batch_id: batch_id.to_string(),
+                    ingested_at_ms,
+                    seq: out.len(),
+                    first_index: i,
+                    records: vec![r],
+                });
+            }
+        }
+        size += len;
+    }
+    out
+}
+
+/// A page of a listing; `next_cursor` is opaque to clients.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Dataset ids are lower-case hyphenated UUIDs.
+pub fn is_dataset_id(id: &str) -> bool {
+    uuid::Uuid::parse_str(id).is_ok_and(|u| u.hyphenated().to_string() == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn batches_split_into_chunks_under_the_item_limit_in_order() {
+        let big = "x".repeat(100_000);
+        let records: Vec<Value> = (0..9).map(|i| json!({"i": i, "pad": big})).collect();
+        let cs = chunks("b", 5, records);
+        assert_eq!(cs.len(), 3);
+        assert_eq!(
+            cs.iter().map(|c| c.first_index).collect::<Vec<_>>(),
+            [0, 3, 6]
+        );
+        assert!(cs.iter().all(|c| c
+            .records
+            .iter()
+            .map(|r| r.to_string().len() + 1)
+            .sum::<usize>()
+            <= CHUNK_BYTES));
+        let ids: Vec<String> = cs.iter().flat_map(|c| c.records()).map(|r| r.id).collect();
+        assert_eq!(ids.first().map(String::as_str), Some("b.0"));
+        assert_eq!(ids.last().map(String::as_str), Some("b.8"));
+        assert_eq!(chunks("b", 5, vec![json!(1), json!(2)]).len(), 1);
+    }
+}
