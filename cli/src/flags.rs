@@ -105,15 +105,12 @@ pub fn check_tenant(tenant: &str) -> Result<()> {
 
 /// `/stackpro/<env>/flags`
 pub fn root(env: &str) -> String {
-    format!("/stackpro/{env}/flags")
+    stackpro_conventions::ssm::flags_root(&stackpro_conventions::ssm::prefix(env))
 }
 
 /// The SSM parameter of a flag, for the environment or one tenant.
 pub fn parameter_name(env: &str, tenant: Option<&str>, key: &str) -> String {
-    match tenant {
-        Some(t) => format!("{}/tenants/{t}/{key}", root(env)),
-        None => format!("{}/{key}", root(env)),
-    }
+    stackpro_conventions::ssm::flag(&stackpro_conventions::ssm::prefix(env), tenant, key)
 }
 
 /// Sets (`Some`) or removes (`None`) one flag parameter, for the environment or a

@@ -55,7 +55,10 @@ fn default_kind() -> String {
 
 /// `/stackpro/<env>/deployments/<capability>`
 pub fn parameter_name(env: &str, capability: &str) -> String {
-    format!("/stackpro/{env}/deployments/{capability}")
+    stackpro_conventions::ssm::deployment_record(
+        &stackpro_conventions::ssm::prefix(env),
+        capability,
+    )
 }
 
 /// The last deployment recorded, if any.

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use stackpro_conventions::{ssm, vars};
 
 use crate::config::{Capability, EnvConfig, FlagValue};
 use crate::error::{Error, Result};
@@ -16,7 +17,7 @@ use crate::project::Project;
 
 /// The CloudWatch namespace the handlers publish their metrics in (Embedded Metric
 /// Format) and the dashboards and alarms read.
-pub const METRICS_NAMESPACE: &str = "Stackpro";
+pub const METRICS_NAMESPACE: &str = stackpro_conventions::metrics::NAMESPACE;
 
 /// The Lambda alias the API invokes.
 pub const LIVE_ALIAS: &str = "live";
@@ -361,8 +362,8 @@ impl Context {
     fn new(cap: &Capability, env: &EnvConfig) -> Self {
         let stack_name = env.stack_name(&cap.name);
         let function_name = stack_name.clone();
-        let ssm_prefix = format!("/stackpro/{}", env.name);
-        let capability_ssm_path = format!("{ssm_prefix}/capabilities/{}", cap.name);
+        let ssm_prefix = ssm::prefix(&env.name);
+        let capability_ssm_path = ssm::capability(&ssm_prefix, &cap.name);
 
         let tables: Vec<TableView> = cap
             .tables
@@ -371,7 +372,7 @@ impl Context {
                 name: t.name.clone(),
                 logical_id: format!("Table{}", pascal_case(&t.name)),
                 physical_name: format!("{stack_name}-{}", t.name),
-                env_var: format!("STACKPRO_TABLE_{}", t.name.to_ascii_uppercase()),
+                env_var: vars::table(&t.name),
                 partition_key: t.partition_key.clone(),
                 sort_key: t.sort_key.clone(),
                 ttl_attribute: t.ttl_attribute.clone(),
@@ -393,16 +394,16 @@ impl Context {
         };
 
         let mut environment_variables = BTreeMap::new();
-        environment_variables.insert("STACKPRO_ENV".to_string(), env.name.clone());
-        environment_variables.insert("STACKPRO_CAPABILITY".to_string(), cap.name.clone());
-        environment_variables.insert("STACKPRO_SSM_PREFIX".to_string(), ssm_prefix.clone());
+        environment_variables.insert(vars::ENV.to_string(), env.name.clone());
+        environment_variables.insert(vars::CAPABILITY.to_string(), cap.name.clone());
+        environment_variables.insert(vars::SSM_PREFIX.to_string(), ssm_prefix.clone());
         environment_variables.insert(
-            "STACKPRO_METRICS_NAMESPACE".to_string(),
+            vars::METRICS_NAMESPACE.to_string(),
             METRICS_NAMESPACE.to_string(),
         );
         environment_variables.insert(
-            "STACKPRO_JWT_SECRET_PARAMETER".to_string(),
-            format!("{ssm_prefix}/auth/jwt-secret"),
+            vars::JWT_SECRET_PARAMETER.to_string(),
+            ssm::jwt_secret(&ssm_prefix),
         );
         environment_variables.insert("RUST_LOG".to_string(), "info".to_string());
         for table in &tables {

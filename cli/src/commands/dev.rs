@@ -154,8 +154,8 @@ pub fn dev_environment(
     vars.insert("AWS_ACCESS_KEY_ID".into(), "testing".into());
     vars.insert("AWS_SECRET_ACCESS_KEY".into(), "testing".into());
     vars.insert(
-        "STACKPRO_JWT_SECRET".into(),
-        std::env::var("STACKPRO_JWT_SECRET")
+        stackpro_conventions::vars::JWT_SECRET.into(),
+        std::env::var(stackpro_conventions::vars::JWT_SECRET)
             .ok()
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| LOCAL_JWT_SECRET.to_string()),
@@ -164,7 +164,7 @@ pub fn dev_environment(
     for (name, url) in urls {
         if name != &cap.name {
             vars.insert(
-                format!("{}BASE_URL", crate::config::flags::prefix(name)),
+                crate::config::flags::flag_name(name, crate::config::flags::BASE_URL),
                 url.clone(),
             );
         }
@@ -183,7 +183,7 @@ pub async fn ensure_tables(
     let vars = render::environment_variables(cap, env);
     let mut created = Vec::new();
     for table in &cap.tables {
-        let name = vars[&format!("STACKPRO_TABLE_{}", table.name.to_ascii_uppercase())].clone();
+        let name = vars[&stackpro_conventions::vars::table(&table.name)].clone();
         match client.describe_table().table_name(&name).send().await {
             Ok(_) => continue,
             Err(e)

@@ -4,56 +4,11 @@
 //! partitions Athena (and Glue crawlers) read as they are.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::io::Write as _;
 
-use serde_json::{json, Value};
-use stackpro_runtime::StoreError;
+use serde_json::json;
 
 use crate::model::Record;
-
-/// Where export objects go.
-pub trait Sink: Send + Sync + 'static {
-    /// The bucket's name, for the answer.
-    fn bucket(&self) -> &str;
-
-    fn put(&self, key: &str, body: Vec<u8>) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
-/// The capability's S3 bucket.
-pub struct S3Sink {
-    pub client: aws_sdk_s3::Client,
-    pub bucket: String,
-}
-
-impl Sink for S3Sink {
-    fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type("application/gzip")
-            .body(body.into())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                let text = format!(
-                    "put s3://{}/{key}: {}",
-                    self.bucket,
-                    stackpro_runtime::describe_sdk_error(&e)
-                );
-                match stackpro_runtime::classify(&e) {
-                    stackpro_runtime::Failure::Service(_) => StoreError::Other(text),
-                    _ => StoreError::Unavailable(text),
-                }
-            })
-    }
-}
 
 /// One object of an export.
 pub struct Object {
@@ -79,7 +34,7 @@ pub fn objects(
                 flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()),
             )
         });
-        let line: Value = json!({
+        let line = json!({
             "id": r.id, "dataset_id": dataset_id, "ingested_at": r.ingested_at, "data": r.data,
         });
         serde_json::to_writer(&mut *gz, &line)?;
@@ -102,6 +57,7 @@ pub fn objects(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
     use std::io::Read;
 
     #[test]

@@ -7,13 +7,13 @@
 //! answers health, degrades reads, refuses writes in degraded mode and keeps
 //! Idempotency-Keys; this crate is the model, the queries and the export.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
-use stackpro_runtime::contract::{compile_user_schema, describe};
+use stackpro_runtime::bucket::Bucket;
+use stackpro_runtime::contract::{check_value, compile_user_schema, SchemaCache};
 use stackpro_runtime::store::{decode_cursor, encode_cursor};
-use stackpro_runtime::time::{now_millis, now_rfc3339, parse_rfc3339};
+use stackpro_runtime::time::{millis_of, now_millis, now_rfc3339, rfc3339};
 use stackpro_runtime::{
     ApiError, ApiRequest, Handler, Reply, RequestContext, StoreError, StoredResponse,
 };
@@ -22,38 +22,35 @@ pub mod export;
 pub mod model;
 pub mod store;
 
-use export::{S3Sink, Sink};
 use model::{CreateDataset, Dataset, ExportRequest, Record, RecordBatch};
 pub use store::{DynamoStore, Store};
 
 /// The contract this handler serves.
 pub const CONTRACT: &str = include_str!("../openapi.yaml");
-
-const STORE: &str = "the datalake store";
-/// Compiled record schemas remembered per instance (datasets never change schema).
-const VALIDATORS: usize = 256;
 /// Chunks read per query while paging records.
 const CHUNKS_PER_QUERY: i32 = 25;
+/// The latest time a range can name.
+const END_OF_TIME: i64 = 9_999_999_999_999;
 
-/// The datalake handler over a store and an export sink.
-pub struct Datalake<S, X> {
+/// The datalake handler over a store and the export bucket.
+pub struct Datalake<S> {
     store: S,
-    sink: X,
-    validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
+    bucket: Bucket,
+    schemas: SchemaCache,
 }
 
-impl<S: Store, X: Sink> Datalake<S, X> {
-    pub fn new(store: S, sink: X) -> Self {
+impl<S: Store> Datalake<S> {
+    pub fn new(store: S, bucket: Bucket) -> Self {
         Datalake {
             store,
-            sink,
-            validators: Mutex::default(),
+            bucket,
+            schemas: SchemaCache::default(),
         }
     }
 
     async fn dataset(&self, tenant: &str, id: &str) -> Result<Dataset, ApiError> {
         let missing = || ApiError::not_found(format!("no dataset {id}"));
-        if !model::is_dataset_id(id) {
+        if uuid::Uuid::parse_str(id).map_or(true, |u| u.hyphenated().to_string() != id) {
             return Err(missing());
         }
         self.store
@@ -63,107 +60,70 @@ impl<S: Store, X: Sink> Datalake<S, X> {
             .ok_or_else(missing)
     }
 
-    /// The dataset's record schema, compiled once per instance.
-    fn validator(&self, tenant: &str, d: &Dataset) -> Result<Arc<jsonschema::Validator>, ApiError> {
-        let key = format!("{tenant}|{}", d.id);
-        if let Some(v) = self
-            .validators
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&key).cloned())
-        {
-            return Ok(v);
-        }
-        let v = Arc::new(compile_user_schema(&d.schema).map_err(|e| {
-            tracing::error!(dataset = %d.id, "stored schema does not compile: {e}");
-            ApiError::internal()
-        })?);
-        if let Ok(mut m) = self.validators.lock() {
-            if m.len() >= VALIDATORS {
-                m.clear();
-            }
-            m.insert(key, v.clone());
-        }
-        Ok(v)
-    }
-
     async fn create_dataset(&self, ctx: &RequestContext, tenant: &str) -> Result<Reply, ApiError> {
         let input: CreateDataset = ctx.input()?;
         compile_user_schema(&input.schema).map_err(|e| {
             ApiError::invalid("schema", format!("schema is not a usable JSON Schema: {e}"))
         })?;
-        let dataset = Dataset {
+        let d = Dataset {
             id: uuid::Uuid::now_v7().to_string(),
             name: input.name,
             schema: input.schema,
-            retention_days: input
-                .retention_days
-                .unwrap_or(model::DEFAULT_RETENTION_DAYS),
+            retention_days: input.retention_days,
             record_count: 0,
             created_by: ctx.subject(),
             created_at: now_rfc3339(),
         };
-        let body = serde_json::to_value(&dataset).unwrap_or(Value::Null);
-        let record = ctx.idempotency_record(201, &body);
+        let body = to_value(&d);
+        let key = ctx.idempotency_record(201, &body);
         self.store
-            .create_dataset(tenant, &dataset, record.as_ref())
+            .create_dataset(tenant, &d, key.as_ref())
             .await
             .map_err(answer)?;
         Ok(Reply::created(body))
     }
 
     async fn list_datasets(&self, tenant: &str, req: &ApiRequest) -> Result<Reply, ApiError> {
-        let limit = limit(req, 20)?;
+        let limit = req.query_int("limit", 20)? as i32;
         let page = self
             .store
             .list_datasets(tenant, limit, req.query("cursor"))
             .await
             .map_err(answer)?;
-        let items: Vec<Value> = page.items.iter().map(Dataset::summary).collect();
+        let items: Vec<Value> = page.items.iter().map(summary).collect();
         Ok(Reply::ok(
             json!({"items": items, "next_cursor": page.next_cursor}),
         ))
     }
 
     async fn ingest(&self, ctx: &RequestContext, tenant: &str) -> Result<Reply, ApiError> {
-        let dataset = self.dataset(tenant, ctx.param(0)).await?;
+        let d = self.dataset(tenant, ctx.param(0)).await?;
         let batch: RecordBatch = ctx.input()?;
-        let validator = self.validator(tenant, &dataset)?;
+        let schema = self
+            .schemas
+            .get(&format!("{tenant}|{}", d.id), &d.schema)
+            .map_err(|e| {
+                tracing::error!(dataset = %d.id, "stored schema does not compile: {e}");
+                ApiError::internal()
+            })?;
         for (i, record) in batch.records.iter().enumerate() {
-            if let Some((field, message)) =
-                validator.iter_errors(record).next().map(|e| describe(&e))
-            {
-                let field = if field == "body" {
-                    format!("records[{i}]")
-                } else {
-                    format!("records[{i}].{field}")
-                };
-                return Err(ApiError::invalid(&field, format!("record {i}: {message}")));
-            }
-            let size = record.to_string().len();
-            if size >= model::CHUNK_BYTES {
-                return Err(ApiError::invalid(
-                    &format!("records[{i}]"),
-                    format!(
-                        "record {i} is {size} bytes; one record is at most {} bytes",
-                        model::CHUNK_BYTES - 1
-                    ),
-                )
-                .too_large());
+            check_value(&schema, record, &format!("records[{i}]"))?;
+            if record.to_string().len() >= model::CHUNK_BYTES {
+                let limit = model::CHUNK_BYTES - 1;
+                let message = format!("record {i} is over {limit} bytes, the limit for one record");
+                return Err(ApiError::invalid(&format!("records[{i}]"), message).too_large());
             }
         }
-        let (batch_id, at) = (uuid::Uuid::now_v7().to_string(), now_millis());
-        let accepted = batch.records.len();
+        let (batch_id, at, accepted) = (
+            uuid::Uuid::now_v7().to_string(),
+            now_millis(),
+            batch.records.len(),
+        );
         let chunks = model::chunks(&batch_id, at, batch.records);
-        let body = json!({
-            "batch_id": batch_id,
-            "dataset_id": dataset.id,
-            "accepted": accepted,
-            "ingested_at": stackpro_runtime::time::rfc3339(at),
-        });
-        let record = ctx.idempotency_record(201, &body);
+        let body = json!({"batch_id": batch_id, "dataset_id": d.id, "accepted": accepted, "ingested_at": rfc3339(at)});
+        let key = ctx.idempotency_record(201, &body);
         self.store
-            .ingest(tenant, &dataset, &chunks, record.as_ref())
+            .ingest(tenant, &d, &chunks, key.as_ref())
             .await
             .map_err(answer)?;
         Ok(Reply::created(body))
@@ -177,21 +137,21 @@ impl<S: Store, X: Sink> Datalake<S, X> {
         tenant: &str,
         req: &ApiRequest,
     ) -> Result<Reply, ApiError> {
-        let dataset = self.dataset(tenant, ctx.param(0)).await?;
-        let limit = limit(req, 100)? as usize;
+        let d = self.dataset(tenant, ctx.param(0)).await?;
+        let limit = req.query_int("limit", 100)? as usize;
         let (from, to) = (
-            time(req.query("from"), 0)?,
-            time(req.query("to"), i64::MAX / 2)?,
+            req.query_time("from", 0)?,
+            req.query_time("to", END_OF_TIME)?,
         );
-        let (mut start, end) = store::time_range(&dataset.id, from, to);
-        let mut resume: Option<(String, usize)> = None;
+        let (mut start, end) = store::time_range(&d.id, from, to);
+        let mut resume = None;
         if let Some(c) = req.query("cursor") {
-            let raw = decode_cursor(c, &store::chunk_prefix(&dataset.id)).map_err(answer)?;
+            let raw = decode_cursor(c, &store::chunk_prefix(&d.id)).map_err(answer)?;
             let (sk, at) = raw
                 .rsplit_once('|')
-                .and_then(|(sk, i)| Some((sk.to_string(), i.parse().ok()?)))
+                .and_then(|(sk, i)| Some((sk.to_string(), i.parse::<usize>().ok()?)))
                 .ok_or_else(|| answer(StoreError::BadCursor))?;
-            start = sk.clone();
+            start.clone_from(&sk);
             resume = Some((sk, at));
         }
         let (mut items, mut after, mut next) = (Vec::<Record>::new(), None, None);
@@ -200,7 +160,7 @@ impl<S: Store, X: Sink> Datalake<S, X> {
                 .store
                 .chunks(
                     tenant,
-                    &dataset.id,
+                    &d.id,
                     (&start, &end),
                     CHUNKS_PER_QUERY,
                     after.as_deref(),
@@ -208,10 +168,10 @@ impl<S: Store, X: Sink> Datalake<S, X> {
                 .await
                 .map_err(answer)?;
             for (sk, chunk) in chunks {
-                let skip = match &resume {
-                    Some((resume_sk, at)) if *resume_sk == sk => *at,
-                    _ => 0,
-                };
+                let skip = resume
+                    .as_ref()
+                    .filter(|(r, _)| *r == sk)
+                    .map_or(0, |(_, at)| *at);
                 for (i, r) in chunk.records().enumerate().skip(skip) {
                     if items.len() == limit {
                         next = Some(encode_cursor(&format!("{sk}|{i}")));
@@ -229,19 +189,20 @@ impl<S: Store, X: Sink> Datalake<S, X> {
     }
 
     async fn export(&self, ctx: &RequestContext, tenant: &str) -> Result<Reply, ApiError> {
-        let dataset = self.dataset(tenant, ctx.param(0)).await?;
-        let input: ExportRequest = match ctx.input {
-            Some(_) => ctx.input()?,
-            None => ExportRequest::default(),
+        let d = self.dataset(tenant, ctx.param(0)).await?;
+        let input: ExportRequest = if ctx.input.is_some() {
+            ctx.input()?
+        } else {
+            ExportRequest::default()
         };
-        let from = time(input.from.as_deref(), 0)?;
-        let to = time(input.to.as_deref(), i64::MAX / 2)?;
-        let (start, end) = store::time_range(&dataset.id, from, to);
+        let from = millis_of("from", input.from.as_deref(), 0)?;
+        let to = millis_of("to", input.to.as_deref(), END_OF_TIME)?;
+        let (start, end) = store::time_range(&d.id, from, to);
         let (mut records, mut after) = (Vec::new(), None);
         loop {
             let (chunks, more) = self
                 .store
-                .chunks(tenant, &dataset.id, (&start, &end), 100, after.as_deref())
+                .chunks(tenant, &d.id, (&start, &end), 100, after.as_deref())
                 .await
                 .map_err(answer)?;
             records.extend(chunks.iter().flat_map(|(_, c)| c.records()));
@@ -250,33 +211,28 @@ impl<S: Store, X: Sink> Datalake<S, X> {
                 None => break,
             }
         }
-        let export_id = uuid::Uuid::now_v7().to_string();
-        let count = records.len();
-        let objects = export::objects(tenant, &dataset.id, &export_id, records).map_err(|e| {
+        let (export_id, count) = (uuid::Uuid::now_v7().to_string(), records.len());
+        let objects = export::objects(tenant, &d.id, &export_id, records).map_err(|e| {
             tracing::error!("export encoding failed: {e}");
             ApiError::internal()
         })?;
-        let mut written = Vec::new();
-        let mut bytes = 0;
+        let (mut written, mut bytes) = (Vec::new(), 0);
         for o in objects {
             bytes += o.body.len();
             written.push(json!({"key": o.key, "records": o.records, "bytes": o.body.len()}));
-            self.sink
-                .put(&o.key, o.body)
+            self.bucket
+                .put(&o.key, o.body, "application/gzip")
                 .await
                 .map_err(|e| e.answer("the export bucket"))?;
         }
-        Ok(Reply::created(json!({
-            "export_id": export_id,
-            "bucket": self.sink.bucket(),
-            "objects": written,
-            "records": count,
-            "bytes": bytes,
-        })))
+        let bucket = self.bucket.name();
+        Ok(Reply::created(
+            json!({"export_id": export_id, "bucket": bucket, "objects": written, "records": count, "bytes": bytes}),
+        ))
     }
 }
 
-impl<S: Store, X: Sink> Handler for Datalake<S, X> {
+impl<S: Store> Handler for Datalake<S> {
     const OPERATIONS: &'static [&'static str] = &[
         "listDatasets",
         "createDataset",
@@ -291,10 +247,9 @@ impl<S: Store, X: Sink> Handler for Datalake<S, X> {
         match ctx.route.operation {
             "listDatasets" => self.list_datasets(tenant, &req).await,
             "createDataset" => self.create_dataset(&ctx, tenant).await,
-            "getDataset" => {
-                let d = self.dataset(tenant, ctx.param(0)).await?;
-                Ok(Reply::ok(serde_json::to_value(d).unwrap_or(Value::Null)))
-            }
+            "getDataset" => Ok(Reply::ok(to_value(
+                &self.dataset(tenant, ctx.param(0)).await?,
+            ))),
             "listRecords" => self.list_records(&ctx, tenant, &req).await,
             "ingestRecords" => self.ingest(&ctx, tenant).await,
             "exportDataset" => self.export(&ctx, tenant).await,
@@ -319,43 +274,39 @@ impl<S: Store, X: Sink> Handler for Datalake<S, X> {
 pub async fn service(
     config: stackpro_runtime::Config,
     sdk: &aws_config::SdkConfig,
-) -> Result<stackpro_runtime::Service<Datalake<DynamoStore, S3Sink>>, stackpro_runtime::ConfigError>
-{
+) -> Result<stackpro_runtime::Service<Datalake<DynamoStore>>, stackpro_runtime::ConfigError> {
     let contract = stackpro_runtime::load_contract(CONTRACT)?;
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-    let store = DynamoStore::new(
-        stackpro_runtime::Table::new(dynamodb.clone(), config.table("datasets")?),
-        stackpro_runtime::Table::new(dynamodb, config.table("records")?),
-    );
-    let sink = S3Sink {
-        client: aws_sdk_s3::Client::new(sdk),
-        bucket: config.bucket("exports")?.to_string(),
+    let table = |name| {
+        Ok::<_, stackpro_runtime::ConfigError>(stackpro_runtime::Table::new(
+            dynamodb.clone(),
+            config.table(name)?,
+        ))
     };
+    let store = DynamoStore {
+        datasets: table("datasets")?,
+        records: table("records")?,
+    };
+    let bucket = Bucket::new(aws_sdk_s3::Client::new(sdk), config.bucket("export")?);
     let runtime = stackpro_runtime::Runtime::init(config, sdk).await;
     stackpro_runtime::Service::new(
         Arc::new(runtime),
-        Arc::new(Datalake::new(store, sink)),
+        Arc::new(Datalake::new(store, bucket)),
         contract,
     )
 }
 
-/// A page size from `limit` (the contract bounds it).
-fn limit(req: &ApiRequest, default: i32) -> Result<i32, ApiError> {
-    req.query("limit").map_or(Ok(default), |l| {
-        l.parse()
-            .map_err(|_| ApiError::invalid("limit", "limit must be a whole number"))
-    })
+/// A dataset as listings show it: without its schema.
+fn summary(d: &Dataset) -> Value {
+    let mut v = to_value(d);
+    v.as_object_mut().map(|m| m.remove("schema"));
+    v
 }
 
-/// Epoch milliseconds of an optional RFC 3339 time (the contract checks the format).
-fn time(text: Option<&str>, default: i64) -> Result<i64, ApiError> {
-    match text {
-        None => Ok(default),
-        Some(t) => parse_rfc3339(t)
-            .ok_or_else(|| ApiError::invalid("time", format!("`{t}` is not an RFC 3339 time"))),
-    }
+fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 fn answer(e: StoreError) -> ApiError {
-    e.answer(STORE)
+    e.answer("the datalake store")
 }

@@ -7,9 +7,6 @@ use serde_json::Value;
 /// stored as a few items of one transaction, each under DynamoDB's 400 KB item limit.
 pub const CHUNK_BYTES: usize = 350_000;
 
-/// Days a record is kept when the dataset does not say.
-pub const DEFAULT_RETENTION_DAYS: u32 = 30;
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dataset {
     pub id: String,
@@ -21,22 +18,16 @@ pub struct Dataset {
     pub created_at: String,
 }
 
-impl Dataset {
-    /// The dataset without its schema, as listings show it.
-    pub fn summary(&self) -> Value {
-        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
-        if let Value::Object(m) = &mut v {
-            m.remove("schema");
-        }
-        v
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub struct CreateDataset {
     pub name: String,
     pub schema: Value,
-    pub retention_days: Option<u32>,
+    #[serde(default = "default_retention")]
+    pub retention_days: u32,
+}
+
+fn default_retention() -> u32 {
+    30
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,7 +51,7 @@ pub struct Record {
 }
 
 /// Part of a batch, stored as one item: its records in order, from `first_index`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Chunk {
     pub batch_id: String,
     pub ingested_at_ms: i64,
@@ -94,10 +85,11 @@ pub fn chunks(batch_id: &str, ingested_at_ms: i64, records: Vec<Value>) -> Vec<C
             Some(c) if size + len <= CHUNK_BYTES => c.records.push(r),
             _ => {
                 size = 0;
+                let (batch_id, seq) = (batch_id.to_string(), out.len());
                 out.push(Chunk {
-                    batch_id: batch_id.to_string(),
+                    batch_id,
                     ingested_at_ms,
-                    seq: out.len(),
+                    seq,
                     first_index: i,
                     records: vec![r],
                 });
@@ -113,11 +105,6 @@ pub fn chunks(batch_id: &str, ingested_at_ms: i64, records: Vec<Value>) -> Vec<C
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
-}
-
-/// Dataset ids are lower-case hyphenated UUIDs.
-pub fn is_dataset_id(id: &str) -> bool {
-    uuid::Uuid::parse_str(id).is_ok_and(|u| u.hyphenated().to_string() == id)
 }
 
 #[cfg(test)]

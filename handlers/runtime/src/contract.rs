@@ -521,6 +521,54 @@ pub fn compile_user_schema(schema: &Value) -> Result<jsonschema::Validator, Stri
         .map_err(|e| e.to_string())
 }
 
+/// Schemas given at run time, compiled once per instance by key (bounded).
+#[derive(Default)]
+pub struct SchemaCache {
+    map: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<jsonschema::Validator>>>,
+}
+
+/// Schemas a [`SchemaCache`] keeps at most.
+const SCHEMA_CACHE_ENTRIES: usize = 256;
+
+impl SchemaCache {
+    /// The compiled `schema` remembered under `key`.
+    pub fn get(
+        &self,
+        key: &str,
+        schema: &Value,
+    ) -> Result<std::sync::Arc<jsonschema::Validator>, String> {
+        if let Some(v) = self.map.lock().ok().and_then(|m| m.get(key).cloned()) {
+            return Ok(v);
+        }
+        let v = std::sync::Arc::new(compile_user_schema(schema)?);
+        if let Ok(mut m) = self.map.lock() {
+            if m.len() >= SCHEMA_CACHE_ENTRIES {
+                m.clear();
+            }
+            m.insert(key.to_string(), v.clone());
+        }
+        Ok(v)
+    }
+}
+
+/// The first violation of `value` against `validator` as INVALID_INPUT, its field
+/// under `at` (`records[3]` + `.value`).
+pub fn check_value(
+    validator: &jsonschema::Validator,
+    value: &Value,
+    at: &str,
+) -> Result<(), ApiError> {
+    let Some((field, message)) = validator.iter_errors(value).next().map(|e| describe(&e)) else {
+        return Ok(());
+    };
+    let field = if field == "body" {
+        at.to_string()
+    } else {
+        format!("{at}.{field}")
+    };
+    Err(ApiError::invalid(&field, format!("{at}: {message}")))
+}
+
 fn is_numeric(schema: &Value) -> bool {
     matches!(schema["type"].as_str(), Some("integer" | "number"))
 }

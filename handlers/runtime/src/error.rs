@@ -76,8 +76,6 @@ pub struct ApiError {
     pub degraded: bool,
     /// Seconds for the `Retry-After` header.
     pub retry_after: Option<u32>,
-    /// Other headers of the answer (`Allow` of a 405).
-    pub headers: Vec<(String, String)>,
 }
 
 /// Seconds a client is asked to wait before retrying a write the store could not take.
@@ -92,7 +90,6 @@ impl ApiError {
             details: json!({}),
             degraded: false,
             retry_after: None,
-            headers: Vec::new(),
         }
     }
 
@@ -114,14 +111,22 @@ impl ApiError {
         Self::new(ErrorCode::InvalidInput, message).with_details(json!({ "field": field }))
     }
 
-    /// 405 with `Allow`: `path` exists, but not for `method`.
+    /// 405: `path` exists, but not for `method`; `details.allow` lists the methods it
+    /// serves, which the runtime also sends as the `Allow` header.
     pub fn method_not_allowed(method: &str, path: &str, allow: &str) -> Self {
-        let mut e = Self::new(
+        Self::new(
             ErrorCode::MethodNotAllowed,
             format!("{path} does not answer {method}; it answers {allow}"),
-        );
-        e.headers.push(("allow".to_string(), allow.to_string()));
-        e
+        )
+        .with_details(json!({ "allow": allow }))
+    }
+
+    /// The `Allow` header of a 405.
+    pub fn allow(&self) -> Option<&str> {
+        match self.code {
+            ErrorCode::MethodNotAllowed => self.details["allow"].as_str(),
+            _ => None,
+        }
     }
 
     /// The same error as 413 PAYLOAD_TOO_LARGE (an oversize body).

@@ -84,6 +84,19 @@ impl ApiRequest {
         self.query.get(name).map(String::as_str)
     }
 
+    /// A whole-number query parameter (the contract bounds it), or `default`.
+    pub fn query_int(&self, name: &str, default: i64) -> Result<i64, ApiError> {
+        self.query(name).map_or(Ok(default), |v| {
+            v.parse()
+                .map_err(|_| ApiError::invalid(name, format!("{name} must be a whole number")))
+        })
+    }
+
+    /// An RFC 3339 query parameter as epoch milliseconds, or `default`.
+    pub fn query_time(&self, name: &str, default: i64) -> Result<i64, ApiError> {
+        crate::time::millis_of(name, self.query(name), default)
+    }
+
     /// Parses the JSON body into `T`. A body over `max_bytes`, a body that is not JSON,
     /// or a field of the wrong type is INVALID_INPUT naming the field.
     pub fn json<T: DeserializeOwned>(&self, max_bytes: usize) -> Result<T, ApiError> {

@@ -26,6 +26,8 @@ use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 
 pub mod auth;
+#[cfg(feature = "s3")]
+pub mod bucket;
 pub mod config;
 pub mod contract;
 pub mod discovery;
@@ -416,7 +418,10 @@ impl<H: Handler> Service<H> {
                 (reply.status, body, reply.degraded, reply.headers)
             }
             Err(e) => {
-                let mut headers = e.headers.clone();
+                let mut headers = Vec::new();
+                if let Some(allow) = e.allow() {
+                    headers.push(("allow".to_string(), allow.to_string()));
+                }
                 if let Some(s) = e.retry_after {
                     headers.push(("retry-after".to_string(), s.to_string()));
                 }

@@ -130,6 +130,14 @@ pub fn get_n(item: &Item, name: &str) -> Result<i64, StoreError> {
     }
 }
 
+/// A value stored as one item's `doc` attribute (JSON): capabilities keep their resources
+/// as documents and add plain attributes only for what DynamoDB must see (counters
+/// updated with `ADD`, TTL, keys).
+pub fn doc<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    serde_json::from_str(&get_s(item, "doc")?)
+        .map_err(|e| StoreError::Other(format!("an item's doc does not parse: {e}")))
+}
+
 /// Cursors are the last sort key of a page, base64url-encoded. Only the sort key: the
 /// partition always comes from the caller's token, so a cursor cannot cross tenants.
 pub fn encode_cursor(sk: &str) -> String {
@@ -205,6 +213,21 @@ impl Table {
             .table_name(&self.name)
             .item("pk", pk(tenant))
             .item("sk", s(sk))
+    }
+
+    /// A put of `value` as the item's `doc` attribute, keyed for `tenant` at `sk`;
+    /// append-only unless the caller changes the condition.
+    pub fn put_doc<T: serde::Serialize>(
+        &self,
+        tenant: &str,
+        sk: &str,
+        value: &T,
+    ) -> Result<aws_sdk_dynamodb::types::builders::PutBuilder, StoreError> {
+        let text = serde_json::to_string(value).map_err(|e| StoreError::Other(e.to_string()))?;
+        Ok(self
+            .put(tenant, sk)
+            .item("doc", s(&text))
+            .condition_expression("attribute_not_exists(sk)"))
     }
 
     /// A consistent read of one item.

@@ -25,11 +25,38 @@ pub fn rfc3339(millis: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The epoch milliseconds of an RFC 3339 timestamp (any offset), if it is one.
+/// The epoch milliseconds of an RFC 3339 timestamp (`Z` or a `+HH:MM` offset), if it
+/// is one.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
-    DateTime::from_str(text, Format::DateTime)
-        .ok()
-        .and_then(|d| d.to_millis().ok())
+    let utc = |t: &str| {
+        DateTime::from_str(t, Format::DateTime)
+            .ok()
+            .and_then(|d| d.to_millis().ok())
+    };
+    if text.ends_with(['Z', 'z']) {
+        return utc(text);
+    }
+    // Smithy reads UTC only: move an offset into the number.
+    let (local, offset) = text.split_at(text.len().checked_sub(6)?);
+    let sign = match offset.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (h, m) = offset[1..].split_once(':')?;
+    let minutes = h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?;
+    Some(utc(&format!("{local}Z"))? - sign * minutes * 60_000)
+}
+
+/// The epoch milliseconds of the RFC 3339 `field`, or `default` when it is absent;
+/// INVALID_INPUT naming the field when it is not a time.
+pub fn millis_of(field: &str, text: Option<&str>, default: i64) -> Result<i64, crate::ApiError> {
+    match text {
+        None => Ok(default),
+        Some(t) => parse_rfc3339(t).ok_or_else(|| {
+            crate::ApiError::invalid(field, format!("{field} `{t}` is not an RFC 3339 time"))
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -47,7 +74,12 @@ mod tests {
             parse_rfc3339("2025-11-30T03:35:13.123+01:00"),
             Some(1_764_470_113_123)
         );
+        assert_eq!(
+            parse_rfc3339("2025-11-30T01:35:13.123-01:00"),
+            Some(1_764_470_113_123)
+        );
         assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(parse_rfc3339("2025-11-30T03:35:13+0100"), None);
         assert!(now_rfc3339().ends_with('Z'));
         assert!(now_millis() > 1_764_470_113_123);
     }

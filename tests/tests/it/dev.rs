@@ -13,12 +13,21 @@ fn dry_run_plans_loopback_servers_with_the_stacks_variables() {
     assert_eq!(report["environment"], "local");
     assert_eq!(report["endpoint"], "http://127.0.0.1:5000");
     let served = report["served"].as_array().unwrap();
-    // Only capabilities with a handler crate are served.
-    assert_eq!(served.len(), 1, "{report}");
-    let messaging = &served[0];
+    // Only capabilities with a handler crate are served, one port each, in name order.
+    let names: Vec<&str> = served
+        .iter()
+        .map(|s| s["capability"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["datalake", "messaging"], "{report}");
+    let messaging = &served[1];
     assert_eq!(
         messaging["url"],
-        "http://127.0.0.1:9000/lambda-url/messaging"
+        "http://127.0.0.1:9001/lambda-url/messaging"
+    );
+    // Each finds the other through discovery's override variable.
+    assert_eq!(
+        messaging["environment"]["CAP_DATALAKE_BASE_URL"],
+        "http://127.0.0.1:9000/lambda-url/datalake"
     );
     let command: Vec<&str> = messaging["command"]
         .as_array()
@@ -84,7 +93,8 @@ fn a_capability_without_a_handler_crate_is_refused() {
         "{run:?}"
     );
     assert!(
-        run.stderr.contains("serve one that has: messaging"),
+        run.stderr
+            .contains("serve one that has: datalake, messaging"),
         "{run:?}"
     );
 }
