@@ -1,17 +1,40 @@
 #!/usr/bin/env bash
-# Contract test of the locally served messaging API: `stackpro dev messaging` serves the
-# handler on loopback (cargo lambda watch) against a private moto server on a free port,
-# and schemathesis fuzzes it with handlers/messaging/openapi.yaml: no server errors, and
-# no status code, content type or body outside the contract. Run by scripts/test.sh.
-#   CONTRACT_MAX_EXAMPLES (default 25) bounds the examples per operation.
+# Contract test of every locally served capability. Each capability with a handler crate
+# (handlers/<cap>/Cargo.toml) and a contract (handlers/<cap>/openapi.yaml) is served by
+# `stackpro dev` (cargo lambda watch, one loopback port each) against a private moto
+# server, and schemathesis runs every check it has (--checks all) through the examples,
+# coverage, fuzzing and stateful phases. Run by scripts/test.sh.
+#   CONTRACT_MAX_EXAMPLES (default 100): examples per operation and phase.
+#   CONTRACT_CAPABILITIES="messaging ...": only these (default: every one found).
+#   CONTRACT_SEED (default 4): the generation seed, so a failure can be replayed.
+# Each capability's report (JUnit, the run's ndjson events) and the handlers' log land in
+# .stackpro/contract-test/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 
 bash scripts/setup.sh >/dev/null
 export PATH="$PWD/.venv/bin:$PATH"
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN \
       AWS_ENDPOINT_URL AWS_REGION AWS_DEFAULT_REGION STACKPRO_JWT_SECRET
 export AWS_EC2_METADATA_DISABLED=true
+
+caps=()
+if [ -n "${CONTRACT_CAPABILITIES:-}" ]; then
+  read -r -a caps <<<"$CONTRACT_CAPABILITIES"
+else
+  for contract in handlers/*/openapi.yaml; do
+    dir=$(dirname "$contract")
+    if [ -f "$dir/Cargo.toml" ] && [ -f "$dir/capability.yaml" ]; then
+      caps+=("$(basename "$dir")")
+    fi
+  done
+fi
+if [ ${#caps[@]} = 0 ]; then
+  echo "contract-test: no capability has both a crate and an openapi.yaml under handlers/" >&2
+  exit 1
+fi
+echo "contract-test: ${caps[*]}"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_for() { # URL SECONDS [PID]: until URL answers 200 (giving up if PID exits)
@@ -51,40 +74,45 @@ wait_for "http://127.0.0.1:$moto_port/moto-api/" 30
 cargo build --quiet --locked -p stackpro
 stackpro="${CARGO_TARGET_DIR:-target}/debug/stackpro"
 dev_port=$(free_port)
-setsid "$stackpro" dev messaging --env local --endpoint-url "http://127.0.0.1:$moto_port" \
-  --port "$dev_port" >"$work/dev.log" 2>&1 &
+dev=("$stackpro" dev "${caps[@]}" --env local --endpoint-url "http://127.0.0.1:$moto_port" --port "$dev_port")
+# Where each capability is served, as `stackpro dev` itself says.
+"${dev[@]}" --dry-run --output json >"$work/plan.json"
+setsid "${dev[@]}" >"$work/dev.log" 2>&1 &
 pids+=($!)
-base="http://127.0.0.1:$dev_port/lambda-url/messaging"
-echo "contract-test: waiting for $base/v1/health (cargo lambda watch builds the handler first)"
-if ! wait_for "$base/v1/health" 900 "${pids[-1]}"; then
-  cat "$work/dev.log" >&2
-  exit 1
-fi
+out=.stackpro/contract-test
+rm -rf "$out" && mkdir -p "$out"
 
-token=$(python3 scripts/dev-token.py --tenant contract-test --role member)
-# Schemathesis runs outside the project and keeps no example database: cargo lambda
-# watch reloads the handler on any file change under the project (schemathesis writes
-# .hypothesis/ in its working directory), which would cut requests in flight.
-# Strings are ASCII, and the contract's Idempotency-Key has no pattern a fuzzer would
-# violate with latin-1 bytes: cargo lambda watch itself answers 500 (text/plain, before
-# the handler runs) to a header value that is not UTF-8, e.g. the bytes D7 F8 9B. The
-# handler's own answer to non-ASCII header values (400) is tested in
-# handlers/messaging/tests/it/api.rs.
 status=0
-schema="$PWD/handlers/messaging/openapi.yaml"
-(cd "$work" && schemathesis run "$schema" \
-  --url "$base" \
-  --header "Authorization: Bearer $token" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-  --phases examples,coverage,fuzzing \
-  --max-examples "${CONTRACT_MAX_EXAMPLES:-25}" \
-  --generation-with-security-parameters false \
-  --generation-database none \
-  --generation-codec ascii \
-  --workers 1 --seed 4 --request-timeout 30 --no-color ${CONTRACT_REPORT:+--report har --report-dir "$CONTRACT_REPORT"}) || status=$?
-mkdir -p .stackpro/contract-test && cp "$work/dev.log" .stackpro/contract-test/dev.log
+for cap in "${caps[@]}"; do
+  base=$(python3 -c 'import json, sys; print(next(s["url"] for s in json.load(open(sys.argv[1]))["served"] if s["capability"] == sys.argv[2]))' "$work/plan.json" "$cap")
+  echo "contract-test: $cap: waiting for $base/v1/health (cargo lambda watch builds the handler first)"
+  if ! wait_for "$base/v1/health" 900 "${pids[-1]}"; then
+    cat "$work/dev.log" >&2
+    exit 1
+  fi
+  token=$(python3 scripts/dev-token.py --tenant contract-test --role member --scope "$cap:read $cap:write")
+  # Schemathesis runs outside the project and keeps no example database: cargo lambda
+  # watch reloads the handler on any file change under the project (schemathesis writes
+  # .hypothesis/ in its working directory), which would cut requests in flight.
+  # Strings are ASCII: a header value that is not UTF-8 is refused by cargo lambda watch
+  # itself (500 text/plain, before the handler runs); API Gateway passes it on and the
+  # handler answers 400 (handlers/messaging/tests/it/api.rs).
+  mkdir -p "$out/$cap"
+  (cd "$work" && schemathesis run "$root/handlers/$cap/openapi.yaml" \
+    --url "$base" \
+    --header "Authorization: Bearer $token" \
+    --checks all \
+    --phases examples,coverage,fuzzing,stateful \
+    --max-examples "${CONTRACT_MAX_EXAMPLES:-100}" \
+    --generation-with-security-parameters false \
+    --generation-database none \
+    --generation-codec ascii \
+    --workers 1 --seed "${CONTRACT_SEED:-4}" --request-timeout 30 --no-color \
+    --report junit,ndjson --report-dir "$root/$out/$cap") || status=$?
+done
+cp "$work/dev.log" "$out/dev.log"
 if [ "$status" != 0 ]; then
-  echo "contract-test: schemathesis found contract violations; the handler's log is .stackpro/contract-test/dev.log; its last lines:" >&2
+  echo "contract-test: schemathesis found contract violations; the handlers' log is $out/dev.log; its last lines:" >&2
   tail -n 30 "$work/dev.log" >&2
 fi
 exit "$status"

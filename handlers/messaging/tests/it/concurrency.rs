@@ -1,19 +1,15 @@
 use serde_json::json;
 
-use crate::common::{send, writer, Contract, Event, Harness};
+use crate::common::{count_items, get_thread, post_message, serve, setup, thread, writer};
+use stackpro_testkit::{Event, Harness, Response};
 
-async fn post_all(h: &Harness, events: Vec<Event>) -> Vec<crate::common::Answer> {
+/// Every event sent at once from its own task; the answers in the order given.
+async fn post_all(h: &Harness, events: Vec<Event>) -> Vec<Response> {
     let tasks: Vec<_> = events
         .into_iter()
         .map(|e| {
-            let service = h.service.clone();
-            tokio::spawn(async move {
-                let a = send(&service, &e).await;
-                Contract::get()
-                    .check(&e.route_key(), a.status, &a.body)
-                    .unwrap_or_else(|err| panic!("{err}"));
-                a
-            })
+            let client = h.client();
+            tokio::spawn(async move { client.send(e).await })
         })
         .collect();
     let mut answers = Vec::new();
@@ -25,24 +21,21 @@ async fn post_all(h: &Harness, events: Vec<Event>) -> Vec<crate::common::Answer>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_hundred_parallel_posts_store_one_hundred_messages() {
-    let h = Harness::start_serialized().await;
+    let h = serve(setup().serialized()).await;
     let t = writer("acme");
-    let id = h.thread(&t, "busy").await;
+    let id = thread(&h, &t, "busy").await;
     let events = (0..100)
         .map(|i| {
-            Event::fixture("post_message")
+            post_message(&id)
                 .token(&t)
-                .thread(&id)
-                .body(json!({"body": format!("parallel {i}")}))
+                .json(json!({"body": format!("parallel {i}")}))
         })
         .collect();
     let answers = post_all(&h, events).await;
     let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
-    assert_eq!(h.count_items("acme", &format!("MSG#{id}#")).await, 100);
-    let thread = h
-        .send(Event::fixture("get_thread").token(&t).thread(&id))
-        .await;
+    assert_eq!(count_items(&h, "acme", &format!("MSG#{id}#")).await, 100);
+    let thread = h.send(get_thread(&id).token(&t)).await;
     assert_eq!(
         thread.body["message_count"], 100,
         "the counter moved with every message"
@@ -51,17 +44,16 @@ async fn one_hundred_parallel_posts_store_one_hundred_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_hundred_posts_over_ten_keys_store_ten_messages() {
-    let h = Harness::start_serialized().await;
+    let h = serve(setup().serialized()).await;
     let t = writer("acme");
-    let id = h.thread(&t, "retries").await;
+    let id = thread(&h, &t, "retries").await;
     let events = (0..100)
         .map(|i| {
             let key = format!("key-{}", i % 10);
-            Event::fixture("post_message")
+            post_message(&id)
                 .token(&t)
-                .thread(&id)
-                .header("idempotency-key", &key)
-                .body(json!({"body": format!("body of {key}")}))
+                .header("Idempotency-Key", &key)
+                .json(json!({"body": format!("body of {key}")}))
         })
         .collect();
     let answers = post_all(&h, events).await;
@@ -77,9 +69,7 @@ async fn one_hundred_posts_over_ten_keys_store_ten_messages() {
             .collect();
         assert_eq!(ids.len(), 1, "key-{k} answered {ids:?}");
     }
-    assert_eq!(h.count_items("acme", &format!("MSG#{id}#")).await, 10);
-    let thread = h
-        .send(Event::fixture("get_thread").token(&t).thread(&id))
-        .await;
+    assert_eq!(count_items(&h, "acme", &format!("MSG#{id}#")).await, 10);
+    let thread = h.send(get_thread(&id).token(&t)).await;
     assert_eq!(thread.body["message_count"], 10);
 }

@@ -2,22 +2,24 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{writer, Event, Harness};
+use crate::common::{
+    count_items, create_thread, get_thread, health, list_messages, list_threads, post_message,
+    start, thread, writer,
+};
 
 #[tokio::test]
 async fn with_the_store_stopped_reads_degrade_and_writes_are_503() {
-    let mut h = Harness::start().await;
+    let mut h = start().await;
     let t = writer("acme");
-    let id = h.thread(&t, "before the outage").await;
+    let id = thread(&h, &t, "before the outage").await;
     // Reads while the store answers are remembered by the instance.
-    let listed = h.send(Event::fixture("list_threads").token(&t)).await;
+    let listed = h.send(list_threads().token(&t)).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
-    h.send(Event::fixture("get_thread").token(&t).thread(&id))
-        .await;
+    h.send(get_thread(&id).token(&t)).await;
 
     h.emulator.stop();
 
-    let list = h.send(Event::fixture("list_threads").token(&t)).await;
+    let list = h.send(list_threads().token(&t)).await;
     assert_eq!(list.status, 200);
     assert!(list.degraded());
     assert_eq!(
@@ -25,38 +27,29 @@ async fn with_the_store_stopped_reads_degrade_and_writes_are_503() {
         "the last good answer"
     );
 
-    let got = h
-        .send(Event::fixture("get_thread").token(&t).thread(&id))
-        .await;
+    let got = h.send(get_thread(&id).token(&t)).await;
     assert_eq!(got.status, 200);
     assert!(got.degraded());
 
     // A read never seen before answers what it can: an empty page, degraded.
-    let messages = h
-        .send(Event::fixture("list_messages").token(&t).thread(&id))
-        .await;
+    let messages = h.send(list_messages(&id).token(&t)).await;
     assert_eq!((messages.status, messages.degraded()), (200, true));
     assert_eq!(messages.body["items"], json!([]));
 
     // A single resource never seen before cannot be answered: 503, degraded.
     let other = uuid::Uuid::now_v7().to_string();
-    let unknown = h
-        .send(Event::fixture("get_thread").token(&t).thread(&other))
-        .await;
+    let unknown = h.send(get_thread(&other).token(&t)).await;
     assert_eq!((unknown.status, unknown.degraded()), (503, true));
 
-    for event in [
-        Event::fixture("create_thread").token(&t),
-        Event::fixture("post_message").token(&t).thread(&id),
-    ] {
+    for event in [create_thread().token(&t), post_message(&id).token(&t)] {
         let a = h.send(event).await;
         assert_eq!(a.status, 503, "{}", a.body);
         assert!(a.degraded());
         assert_eq!(a.code(), "INTERNAL_ERROR");
-        assert_eq!(a.headers.get("retry-after").map(String::as_str), Some("5"));
+        assert_eq!(a.header("retry-after"), Some("5"));
     }
 
-    let health = h.send(Event::fixture("health").without_auth()).await;
+    let health = h.send(health()).await;
     assert_eq!(health.status, 200);
     assert_eq!(
         (
@@ -73,28 +66,17 @@ async fn with_the_store_stopped_reads_degrade_and_writes_are_503() {
 
 #[tokio::test]
 async fn switched_off_in_ssm_answers_503_capability_disabled_once_the_cache_expires() {
-    let h = Harness::start().await;
+    let h = start().await;
     let t = writer("acme");
-    assert_eq!(
-        h.send(Event::fixture("list_threads").token(&t))
-            .await
-            .status,
-        200
-    );
-    h.put_flag("CAP_MESSAGING_ENABLED", "false").await;
+    assert_eq!(h.send(list_threads().token(&t)).await.status, 200);
+    h.set_flag(None, "CAP_MESSAGING_ENABLED", Some("false"))
+        .await;
     // Still cached (TTL 1 s in tests).
-    assert_eq!(
-        h.send(Event::fixture("list_threads").token(&t))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(h.send(list_threads().token(&t)).await.status, 200);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     for event in [
-        Event::fixture("list_threads").token(&t),
-        Event::fixture("create_thread")
-            .token(&t)
-            .body(json!({"title": "x"})),
+        list_threads().token(&t),
+        create_thread().token(&t).json(json!({"title": "x"})),
     ] {
         let a = h.send(event).await;
         assert_eq!(
@@ -104,7 +86,7 @@ async fn switched_off_in_ssm_answers_503_capability_disabled_once_the_cache_expi
             a.body
         );
     }
-    let health = h.send(Event::fixture("health").without_auth()).await;
+    let health = h.send(health()).await;
     assert_eq!(
         (health.status, health.body["status"].as_str()),
         (200, Some("disabled"))
@@ -113,50 +95,33 @@ async fn switched_off_in_ssm_answers_503_capability_disabled_once_the_cache_expi
 
 #[tokio::test]
 async fn a_tenant_override_wins_over_the_global_flag() {
-    let h = Harness::start().await;
-    h.ssm
-        .put_parameter()
-        .name("/stackpro/local/flags/tenants/acme/CAP_MESSAGING_ENABLED")
-        .value("false")
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
-        .await
-        .unwrap();
-    let acme = h
-        .send(Event::fixture("list_threads").token(&writer("acme")))
+    let h = start().await;
+    h.set_flag(Some("acme"), "CAP_MESSAGING_ENABLED", Some("false"))
         .await;
+    let acme = h.send(list_threads().token(&writer("acme"))).await;
     assert_eq!(acme.code(), "CAPABILITY_DISABLED");
-    let globex = h
-        .send(Event::fixture("list_threads").token(&writer("globex")))
-        .await;
+    let globex = h.send(list_threads().token(&writer("globex"))).await;
     assert_eq!(globex.status, 200);
 }
 
 #[tokio::test]
 async fn forced_degraded_reads_answer_degraded_and_writes_503() {
-    let h = Harness::start().await;
+    let h = start().await;
     let t = writer("acme");
-    let id = h.thread(&t, "seen").await;
-    h.send(Event::fixture("get_thread").token(&t).thread(&id))
+    let id = thread(&h, &t, "seen").await;
+    h.send(get_thread(&id).token(&t)).await;
+    h.set_flag(None, "CAP_MESSAGING_DEGRADED", Some("true"))
         .await;
-    h.put_flag("CAP_MESSAGING_DEGRADED", "true").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let got = h
-        .send(Event::fixture("get_thread").token(&t).thread(&id))
-        .await;
+    let got = h.send(get_thread(&id).token(&t)).await;
     assert_eq!((got.status, got.degraded()), (200, true));
-    let list = h.send(Event::fixture("list_threads").token(&t)).await;
+    let list = h.send(list_threads().token(&t)).await;
     assert_eq!((list.status, list.degraded()), (200, true));
     let post = h
-        .send(
-            Event::fixture("post_message")
-                .token(&t)
-                .thread(&id)
-                .body(json!({"body": "hi"})),
-        )
+        .send(post_message(&id).token(&t).json(json!({"body": "hi"})))
         .await;
     assert_eq!((post.status, post.degraded()), (503, true));
-    assert!(post.headers.contains_key("retry-after"));
+    assert!(post.header("retry-after").is_some());
     // Nothing was written while degraded.
-    assert_eq!(h.count_items("acme", &format!("MSG#{id}#")).await, 0);
+    assert_eq!(count_items(&h, "acme", &format!("MSG#{id}#")).await, 0);
 }

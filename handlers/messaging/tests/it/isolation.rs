@@ -1,47 +1,42 @@
 use serde_json::json;
 
-use crate::common::{writer, Event, Harness};
+use crate::common::{
+    count_items, create_thread, get_thread, list_messages, list_threads, post_message, start,
+    thread, writer,
+};
 
 #[tokio::test]
 async fn a_tenant_never_reads_or_writes_another_tenants_threads() {
-    let h = Harness::start().await;
+    let h = start().await;
     let a = writer("tenant-a");
     let b = writer("tenant-b");
-    let id = h.thread(&a, "A's plans").await;
-    h.thread(&a, "A's second").await;
+    let id = thread(&h, &a, "A's plans").await;
+    thread(&h, &a, "A's second").await;
     let msg = h
-        .send(
-            Event::fixture("post_message")
-                .token(&a)
-                .thread(&id)
-                .body(json!({"body": "secret"})),
-        )
+        .send(post_message(&id).token(&a).json(json!({"body": "secret"})))
         .await;
     assert_eq!(msg.status, 201);
 
     // B sees nothing of A's, by id or by listing.
     for event in [
-        Event::fixture("get_thread").token(&b).thread(&id),
-        Event::fixture("list_messages").token(&b).thread(&id),
-        Event::fixture("post_message")
+        get_thread(&id).token(&b),
+        list_messages(&id).token(&b),
+        post_message(&id)
             .token(&b)
-            .thread(&id)
-            .body(json!({"body": "intrusion"})),
+            .json(json!({"body": "intrusion"})),
     ] {
         let r = h.send(event).await;
         assert_eq!((r.status, r.code()), (404, "NOT_FOUND"), "{}", r.body);
     }
-    let listing = h.send(Event::fixture("list_threads").token(&b)).await;
+    let listing = h.send(list_threads().token(&b)).await;
     assert_eq!(listing.body["items"], json!([]));
 
     // A cursor taken from A's listing reads B's own partition, never A's.
-    let page = h
-        .send(Event::fixture("list_threads").token(&a).query("limit", "1"))
-        .await;
+    let page = h.send(list_threads().token(&a).query("limit", "1")).await;
     let cursor = page.body["next_cursor"].as_str().unwrap();
     let replayed = h
         .send(
-            Event::fixture("list_threads")
+            list_threads()
                 .token(&b)
                 .query("limit", "1")
                 .query("cursor", cursor),
@@ -53,15 +48,15 @@ async fn a_tenant_never_reads_or_writes_another_tenants_threads() {
     // A tenant named in the body is refused, not used.
     let r = h
         .send(
-            Event::fixture("create_thread")
+            create_thread()
                 .token(&b)
-                .body(json!({"title": "x", "tenant_id": "tenant-a"})),
+                .json(json!({"title": "x", "tenant_id": "tenant-a"})),
         )
         .await;
     assert_eq!(r.status, 400);
 
     // Nothing of B's landed in A's partition; A's thread still has one message.
-    assert_eq!(h.count_items("tenant-a", "THREAD#").await, 2);
-    assert_eq!(h.count_items("tenant-a", &format!("MSG#{id}#")).await, 1);
-    assert_eq!(h.count_items("tenant-b", "").await, 0);
+    assert_eq!(count_items(&h, "tenant-a", "THREAD#").await, 2);
+    assert_eq!(count_items(&h, "tenant-a", &format!("MSG#{id}#")).await, 1);
+    assert_eq!(count_items(&h, "tenant-b", "").await, 0);
 }

@@ -1,9 +1,9 @@
-//! Integration tests of the messaging handler: API Gateway v2 events (JSON fixtures
-//! under `tests/fixtures/`) through the real entry point (`Service::call`), over the
-//! real DynamoDB and SSM APIs of a private moto server per test. Every response is
-//! validated against `openapi.yaml` on the way out of `Harness::send`.
+//! Integration tests of the messaging handler on the shared test kit
+//! (`stackpro-testkit`): API Gateway v2 events through the real entry point
+//! (`Service::call_event`), over the real DynamoDB and SSM APIs of a private moto
+//! server per test. Every response is checked against `openapi.yaml` by the kit.
 
-/// The harness: emulator, table, service, fixtures, contract validation.
+/// messaging's requests by name, over the kit.
 mod common;
 
 /// The routes end to end: create, get, list with cursors, post, idempotent replays, bad input.
