@@ -25,7 +25,7 @@ pub fn stack_variables() -> BTreeMap<String, String> {
     let catalogue = stackpro::config::Catalogue::load(&project).unwrap();
     let env = catalogue.load_env(&project, "local").unwrap();
     let cap = catalogue.get("messaging").unwrap();
-    stackpro::render::environment_variables(cap, &env)
+    stackpro::render::environment_variables(cap, &env, stackpro_tests::EMULATOR_ACCOUNT)
 }
 
 /// An API Gateway HTTP API (payload 2.0) event from a fixture, adjusted per test.
