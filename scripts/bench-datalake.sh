@@ -2,7 +2,7 @@
 # Benchmarks of the datalake capability (issue 9's figures). Not a test, not run by CI:
 #   1. lines of handlers/datalake/src, tests excluded (scripts/count-lines.py)
 #   2. release zips of datalake and messaging (cargo lambda build as `stackpro build` runs it)
-#   3. the handler's own overhead, store excluded, in process (examples/overhead.rs):
+#   3. the handler's own overhead, store excluded, in process (examples/ingest_overhead.rs):
 #      a 100-record batch and a 100-record page; goal p99 <= 1 ms
 #   4. 10,000 records through the served handler (`stackpro dev datalake` over a private
 #      moto): ingest wall time and records/s, read back, export wall time and bytes
@@ -38,7 +38,7 @@ for crate in datalake messaging; do
 done
 
 echo "== 3. the handler's own overhead, store excluded (release, in process)"
-cargo run --quiet --release --locked -p stackpro-datalake --example overhead -- "${BENCH_REQUESTS:-5000}" >/dev/null
+cargo run --quiet --release --locked -p stackpro-datalake --example ingest_overhead -- "${BENCH_REQUESTS:-5000}" >/dev/null
 
 echo "== 4. ${BENCH_RECORDS:-10000} records through the served handler (stackpro dev datalake, private moto)"
 moto_port=$(free_port)

@@ -603,7 +603,7 @@ async fn run_plan(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result
                     plan.refusal.as_deref().unwrap_or("a stateful resource would be lost")
                 ),
                 help: Some(
-                    "pass --allow-replace if losing that data is intended (tables are retained, not deleted, \
+                    "pass --allow-replace if losing that data is intended (tables and buckets are retained, not deleted, \
                      but a new empty one takes their place)"
                         .into(),
                 ),

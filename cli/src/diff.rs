@@ -518,15 +518,63 @@ mod tests {
     }
 
     #[test]
+    fn a_bucket_removed_or_renamed_loses_data_and_a_lifecycle_change_does_not() {
+        let mut old = template();
+        old["Resources"]["BucketExport"] = json!({
+            "Type": "AWS::S3::Bucket",
+            "DeletionPolicy": "Retain",
+            "Properties": {
+                "BucketName": {"Fn::Sub": "stackpro-datalake-sandbox-export-${AWS::AccountId}-${AWS::Region}"},
+                "VersioningConfiguration": {"Status": "Enabled"}
+            }
+        });
+        let p = params(&[]);
+
+        let mut removed = old.clone();
+        removed["Resources"]
+            .as_object_mut()
+            .unwrap()
+            .remove("BucketExport");
+        let d = diff(Some((&old, &p)), &removed, &p);
+        let b = &d.data_loss()[0];
+        assert_eq!(
+            (b.logical_id.as_str(), b.action),
+            ("BucketExport", Action::Remove)
+        );
+        assert!(d
+            .to_string()
+            .contains("- BucketExport (AWS::S3::Bucket) [DATA LOSS]"));
+
+        let mut renamed = old.clone();
+        renamed["Resources"]["BucketExport"]["Properties"]["BucketName"] = json!({"Fn::Sub": "stackpro-datalake-sandbox-exports-${AWS::AccountId}-${AWS::Region}"});
+        let d = diff(Some((&old, &p)), &renamed, &p);
+        let b = &d.data_loss()[0];
+        assert!(b.replacement && b.stateful);
+        assert_eq!(b.properties[0].path, "BucketName");
+        assert!(b.properties[0].replaces);
+
+        let mut expiring = old.clone();
+        expiring["Resources"]["BucketExport"]["Properties"]["LifecycleConfiguration"] =
+            json!({"Rules": [{"Status": "Enabled", "ExpirationInDays": 30}]});
+        let d = diff(Some((&old, &p)), &expiring, &p);
+        assert_eq!(d.resources.len(), 1);
+        assert!(!d.resources[0].replacement);
+        assert!(d.data_loss().is_empty());
+    }
+
+    #[test]
     fn the_generated_create_only_table_covers_every_template_type() {
         for ty in [
             "AWS::DynamoDB::Table",
             "AWS::Lambda::Function",
             "AWS::Logs::LogGroup",
             "AWS::S3::Bucket",
+            "AWS::S3::BucketPolicy",
         ] {
             assert!(create_only().contains_key(ty), "{ty}");
         }
+        assert!(replaces("AWS::S3::Bucket", "BucketName"));
+        assert!(!replaces("AWS::S3::Bucket", "LifecycleConfiguration"));
         assert!(replaces("AWS::Lambda::Function", "FunctionName"));
         assert!(replaces("AWS::Logs::LogGroup", "LogGroupName"));
         assert!(replaces("AWS::DynamoDB::Table", "TableName"));

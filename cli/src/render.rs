@@ -19,6 +19,12 @@ use crate::project::Project;
 /// Format) and the dashboards and alarms read.
 pub const METRICS_NAMESPACE: &str = stackpro_conventions::metrics::NAMESPACE;
 
+/// The variable a handler reads `table`'s name from (`STACKPRO_TABLE_THREADS`).
+pub use stackpro_conventions::vars::table as table_env_var;
+
+/// The variable a handler reads `bucket`'s name from (`STACKPRO_BUCKET_RAW_EVENTS`).
+pub use stackpro_conventions::vars::bucket as bucket_env_var;
+
 /// The Lambda alias the API invokes.
 pub const LIVE_ALIAS: &str = "live";
 
@@ -303,7 +309,8 @@ struct Context {
     lambda: LambdaView,
     alarms: AlarmView,
     tags: BTreeMap<String, String>,
-    environment_variables: BTreeMap<String, String>,
+    /// Literal values, or (a bucket's name) a `Ref` CloudFormation resolves.
+    environment_variables: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -321,6 +328,7 @@ struct CapView {
     description: String,
     routes: Vec<RouteView>,
     tables: Vec<TableView>,
+    buckets: Vec<BucketView>,
     iam: Vec<crate::config::IamStatement>,
 }
 
@@ -341,6 +349,17 @@ struct TableView {
     partition_key: crate::config::KeyAttribute,
     sort_key: Option<crate::config::KeyAttribute>,
     ttl_attribute: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct BucketView {
+    name: String,
+    logical_id: String,
+    /// `stackpro-<cap>-<env>-<name>-${AWS::AccountId}-${AWS::Region}`, for `Fn::Sub`.
+    physical_name_sub: String,
+    env_var: String,
+    expire_days: Option<u32>,
+    description: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -379,6 +398,24 @@ impl Context {
             })
             .collect();
 
+        let buckets: Vec<BucketView> = cap
+            .buckets
+            .iter()
+            .map(|b| BucketView {
+                name: b.name.clone(),
+                logical_id: b.logical_id(),
+                physical_name_sub: crate::config::bucket_name(
+                    &stack_name,
+                    &b.name,
+                    "${AWS::AccountId}",
+                    "${AWS::Region}",
+                ),
+                env_var: bucket_env_var(&b.name),
+                expire_days: b.expire_days,
+                description: b.description.clone(),
+            })
+            .collect();
+
         let lambda = LambdaView {
             memory_mb: cap.lambda.memory_mb.unwrap_or(env.lambda.memory_mb),
             timeout_seconds: cap
@@ -393,24 +430,35 @@ impl Context {
                 * 1000,
         };
 
-        let mut environment_variables = BTreeMap::new();
-        environment_variables.insert(vars::ENV.to_string(), env.name.clone());
-        environment_variables.insert(vars::CAPABILITY.to_string(), cap.name.clone());
-        environment_variables.insert(vars::SSM_PREFIX.to_string(), ssm_prefix.clone());
-        environment_variables.insert(
+        let mut literal = BTreeMap::new();
+        literal.insert(vars::ENV.to_string(), env.name.clone());
+        literal.insert(vars::CAPABILITY.to_string(), cap.name.clone());
+        literal.insert(vars::SSM_PREFIX.to_string(), ssm_prefix.clone());
+        literal.insert(
             vars::METRICS_NAMESPACE.to_string(),
             METRICS_NAMESPACE.to_string(),
         );
-        environment_variables.insert(
+        literal.insert(
             vars::JWT_SECRET_PARAMETER.to_string(),
             ssm::jwt_secret(&ssm_prefix),
         );
-        environment_variables.insert("RUST_LOG".to_string(), "info".to_string());
+        literal.insert("RUST_LOG".to_string(), "info".to_string());
         for table in &tables {
-            environment_variables.insert(table.env_var.clone(), table.physical_name.clone());
+            literal.insert(table.env_var.clone(), table.physical_name.clone());
         }
         for (key, value) in env.flag_defaults(cap) {
-            environment_variables.insert(key, flag_env_value(&value));
+            literal.insert(key, flag_env_value(&value));
+        }
+        let mut environment_variables: BTreeMap<String, serde_json::Value> = literal
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
+        // A bucket's name holds the account: CloudFormation gives it (`Ref`).
+        for bucket in &buckets {
+            environment_variables.insert(
+                bucket.env_var.clone(),
+                serde_json::json!({ "Ref": bucket.logical_id }),
+            );
         }
 
         let mut tags = env.resource_tags();
@@ -442,6 +490,7 @@ impl Context {
                     })
                     .collect(),
                 tables,
+                buckets,
                 iam: cap.iam.clone(),
             },
             log_group_name: format!("/aws/lambda/{function_name}"),
@@ -472,29 +521,45 @@ impl Context {
 }
 
 /// The environment variables the deployed stack gives `capability`'s function in `env`
-/// (`stackpro dev` and the handler tests run the handlers with exactly these).
-pub fn environment_variables(capability: &Capability, env: &EnvConfig) -> BTreeMap<String, String> {
-    Context::new(capability, env).environment_variables
+/// when it runs in `account` (bucket names carry the account); `stackpro dev` and the
+/// handler tests run the handlers with exactly these.
+pub fn environment_variables(
+    capability: &Capability,
+    env: &EnvConfig,
+    account: &str,
+) -> BTreeMap<String, String> {
+    let stack_name = env.stack_name(&capability.name);
+    let buckets: BTreeMap<String, String> = capability
+        .buckets
+        .iter()
+        .map(|b| {
+            (
+                bucket_env_var(&b.name),
+                crate::config::bucket_name(&stack_name, &b.name, account, &env.region),
+            )
+        })
+        .collect();
+    Context::new(capability, env)
+        .environment_variables
+        .into_iter()
+        .map(|(key, value)| {
+            let value = match value {
+                serde_json::Value::String(text) => text,
+                other => buckets
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| other.to_string()),
+            };
+            (key, value)
+        })
+        .collect()
 }
 
 fn flag_env_value(value: &FlagValue) -> String {
     value.to_string()
 }
 
-/// `thread_id` / `/v1/threads/{id}` -> `ThreadId` / `V1ThreadsId`: CloudFormation
-/// logical ids are alphanumeric.
-pub fn pascal_case(text: &str) -> String {
-    text.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut chars = w.chars();
-            match chars.next() {
-                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect()
-}
+pub use crate::config::pascal_case;
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

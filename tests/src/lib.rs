@@ -17,6 +17,10 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The account the emulator answers as, whatever the credentials (STS
+/// GetCallerIdentity): bucket names carry it.
+pub const EMULATOR_ACCOUNT: &str = "123456789012";
+
 /// A copy of the project's configuration and templates in a temporary directory, for
 /// tests that change a file.
 pub struct ProjectCopy {

@@ -115,6 +115,8 @@ impl fmt::Display for DeployReport {
                 for (k, v) in &o.outputs {
                     if k.starts_with("Table") {
                         writeln!(f, "{:>12} {v}", "table")?;
+                    } else if k.starts_with("Bucket") {
+                        writeln!(f, "{:>12} {v}", "bucket")?;
                     }
                 }
                 if let Some(v) = &o.function_version {

@@ -1,5 +1,5 @@
-//! `stackpro destroy`: delete one capability's stack. Tables are retained by their
-//! deletion policy and listed afterwards; termination protection is explained, never
+//! `stackpro destroy`: delete one capability's stack. Tables and buckets are retained by
+//! their deletion policy and listed afterwards; termination protection is explained, never
 //! removed; protected environments also need `--force`.
 
 use std::fmt;
@@ -39,6 +39,8 @@ pub struct DestroyReport {
     pub action: String,
     /// Tables that outlive the stack (their data is kept), by name.
     pub retained_tables: Vec<String>,
+    /// Buckets that outlive the stack (their objects are kept), by name.
+    pub retained_buckets: Vec<String>,
 }
 
 impl fmt::Display for DestroyReport {
@@ -59,6 +61,13 @@ impl fmt::Display for DestroyReport {
             writeln!(
                 f,
                 "{:>12} table {t} (data kept; delete it yourself if it is no longer wanted)",
+                "Retained"
+            )?;
+        }
+        for b in &self.retained_buckets {
+            writeln!(
+                f,
+                "{:>12} bucket {b} (objects kept; empty and delete it yourself if it is no longer wanted)",
                 "Retained"
             )?;
         }
@@ -103,6 +112,7 @@ pub fn run(args: DestroyArgs, global: &GlobalArgs, printer: &Printer) -> Result<
                 stack_name: name.clone(),
                 action: "not_deployed".into(),
                 retained_tables: Vec::new(),
+                retained_buckets: Vec::new(),
             });
         };
         if found.enable_termination_protection() == Some(true) {
@@ -116,10 +126,20 @@ pub fn run(args: DestroyArgs, global: &GlobalArgs, printer: &Printer) -> Result<
                 )),
             });
         }
+        let bucket_names: Vec<String> = cap
+            .buckets
+            .iter()
+            .map(|b| crate::config::bucket_name(&name, &b.name, &identity.account, &ctx.region))
+            .collect();
         if !args.yes {
             let tables: Vec<String> = cap.tables.iter().map(|t| format!("{name}-{}", t.name)).collect();
+            let buckets = if bucket_names.is_empty() {
+                String::new()
+            } else {
+                format!(" and buckets ({})", bucket_names.join(", "))
+            };
             let question = format!(
-                "Delete stack {name} in {}? Its tables ({}) are kept. [y/N] ",
+                "Delete stack {name} in {}? Its tables ({}){buckets} are kept. [y/N] ",
                 env.name,
                 tables.join(", ")
             );
@@ -166,12 +186,21 @@ pub fn run(args: DestroyArgs, global: &GlobalArgs, printer: &Printer) -> Result<
                 retained.push(table);
             }
         }
+        // So do buckets.
+        let s3 = aws_sdk_s3::Client::new(&ctx.config);
+        let mut retained_buckets = Vec::new();
+        for bucket in bucket_names {
+            if s3.head_bucket().bucket(&bucket).send().await.is_ok() {
+                retained_buckets.push(bucket);
+            }
+        }
         Ok(DestroyReport {
             capability: cap.name.clone(),
             environment: env.name.clone(),
             stack_name: name.clone(),
             action: "deleted".into(),
             retained_tables: retained,
+            retained_buckets,
         })
     })?;
     progress.report(printer, &report);

@@ -3,8 +3,8 @@
 //! Each capability runs under its own `cargo lambda watch` (the Lambda emulator of
 //! cargo-lambda, rebuilding on change), bound to loopback, with the environment
 //! variables its deployed stack would give it (`render::environment_variables`),
-//! pointed at the environment's local AWS emulator. Its tables are created on the
-//! emulator when missing. Only environments whose endpoint is a loopback emulator are
+//! pointed at the environment's local AWS emulator. Its tables and buckets are created
+//! on the emulator when missing. Only environments whose endpoint is a loopback emulator are
 //! served: the handlers never reach real AWS from here.
 
 use std::collections::BTreeMap;
@@ -53,6 +53,8 @@ pub struct DevReport {
     pub served: Vec<Served>,
     /// The tables created on the emulator because they were missing.
     pub tables_created: Vec<String>,
+    /// The buckets created on the emulator because they were missing.
+    pub buckets_created: Vec<String>,
     pub token_hint: String,
 }
 
@@ -76,6 +78,9 @@ impl fmt::Display for DevReport {
         )?;
         for t in &self.tables_created {
             writeln!(f, "  created table {t}")?;
+        }
+        for b in &self.buckets_created {
+            writeln!(f, "  created bucket {b}")?;
         }
         for s in &self.served {
             writeln!(
@@ -139,15 +144,17 @@ fn select<'a>(
     Ok(selected)
 }
 
-/// The environment one capability's handler runs with under `stackpro dev`.
+/// The environment one capability's handler runs with under `stackpro dev`; `account`
+/// is the emulator's (bucket names carry it).
 pub fn dev_environment(
     cap: &Capability,
     env: &EnvConfig,
+    account: &str,
     endpoint: &str,
     region: &str,
     urls: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
-    let mut vars = render::environment_variables(cap, env);
+    let mut vars = render::environment_variables(cap, env, account);
     vars.insert("AWS_ENDPOINT_URL".into(), endpoint.to_string());
     vars.insert("AWS_REGION".into(), region.to_string());
     // The emulator accepts any credentials; never hand the handler real ones.
@@ -180,10 +187,9 @@ pub async fn ensure_tables(
     cap: &Capability,
     env: &EnvConfig,
 ) -> Result<Vec<String>> {
-    let vars = render::environment_variables(cap, env);
     let mut created = Vec::new();
     for table in &cap.tables {
-        let name = vars[&stackpro_conventions::vars::table(&table.name)].clone();
+        let name = format!("{}-{}", env.stack_name(&cap.name), table.name);
         match client.describe_table().table_name(&name).send().await {
             Ok(_) => continue,
             Err(e)
@@ -230,6 +236,72 @@ pub async fn ensure_tables(
     Ok(created)
 }
 
+/// Creates the capability's buckets on the emulator when they are missing (named for
+/// `account` and the environment's region, as the stack names them); returns the names
+/// created.
+pub async fn ensure_buckets(
+    ctx: &AwsContext,
+    client: &aws_sdk_s3::Client,
+    cap: &Capability,
+    env: &EnvConfig,
+    account: &str,
+) -> Result<Vec<String>> {
+    let region = env.region.as_str();
+    let mut created = Vec::new();
+    for bucket in &cap.buckets {
+        let name =
+            crate::config::bucket_name(&env.stack_name(&cap.name), &bucket.name, account, region);
+        match client.head_bucket().bucket(&name).send().await {
+            Ok(_) => continue,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
+            Err(e) => return Err(ctx.error("s3", "HeadBucket", &name, e)),
+        }
+        let mut create = client.create_bucket().bucket(&name);
+        // us-east-1 is the one region that takes no location constraint.
+        if region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                    .build(),
+            );
+        }
+        create
+            .send()
+            .await
+            .map_err(|e| ctx.error("s3", "CreateBucket", &name, e))?;
+        created.push(name);
+    }
+    Ok(created)
+}
+
+/// The account the emulator answers as: bucket names carry it. The environment's pin
+/// when it has one; otherwise STS asked (with the dummy credentials the emulator takes),
+/// except in a dry run, which shows `<account>` rather than needing the emulator.
+async fn emulator_account(ctx: &AwsContext, env: &EnvConfig, dry_run: bool) -> Result<String> {
+    if let Some(account) = &env.account_id {
+        return Ok(account.clone());
+    }
+    if dry_run {
+        return Ok("<account>".into());
+    }
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&ctx.config)
+            .credentials_provider(dummy_credentials())
+            .build(),
+    );
+    let out = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| ctx.error("sts", "GetCallerIdentity", "the emulator's account", e))?;
+    Ok(out.account().unwrap_or_default().to_string())
+}
+
+/// The emulator accepts any credentials: dev never hands it (or the handlers) real ones.
+fn dummy_credentials() -> aws_sdk_sts::config::Credentials {
+    aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "stackpro-dev")
+}
+
 pub fn run(args: DevArgs, global: &GlobalArgs, printer: &Printer) -> Result<()> {
     let (project, catalogue) = global.load()?;
     let env = catalogue.load_env(&project, &args.env)?;
@@ -267,10 +339,16 @@ pub fn run(args: DevArgs, global: &GlobalArgs, printer: &Printer) -> Result<()> 
         .collect();
     let cargo_lambda = project.venv_bin().join("cargo-lambda");
     let dev_dir = project.root().join(".stackpro").join("dev");
+    let account = if caps.iter().any(|c| !c.buckets.is_empty()) {
+        rt.block_on(emulator_account(&ctx, &env, args.dry_run))?
+    } else {
+        // No bucket, so no name that carries the account: nothing to ask.
+        env.account_id.clone().unwrap_or_default()
+    };
     let mut served = Vec::new();
     for (i, cap) in caps.iter().enumerate() {
         let port = args.port + i as u16;
-        let environment = dev_environment(cap, &env, &endpoint, &ctx.region, &urls);
+        let environment = dev_environment(cap, &env, &account, &endpoint, &ctx.region, &urls);
         let env_file = dev_dir.join(format!("{}.env", cap.name));
         let command = vec![
             cargo_lambda.display().to_string(),
@@ -302,6 +380,7 @@ pub fn run(args: DevArgs, global: &GlobalArgs, printer: &Printer) -> Result<()> 
         endpoint: endpoint.clone(),
         served,
         tables_created: Vec::new(),
+        buckets_created: Vec::new(),
         token_hint: format!(
             "tokens: python3 scripts/dev-token.py --tenant dev (HS256, secret from STACKPRO_JWT_SECRET or the local default {LOCAL_JWT_SECRET:?})\n"
         ),
@@ -322,19 +401,21 @@ pub fn run(args: DevArgs, global: &GlobalArgs, printer: &Printer) -> Result<()> 
     // use dummy ones rather than the caller's (which may be real, or absent).
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&ctx.config)
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "stackpro-dev",
-            ))
+            .credentials_provider(dummy_credentials())
+            .build(),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&ctx.config)
+            .credentials_provider(dummy_credentials())
             .build(),
     );
     for cap in &caps {
         report
             .tables_created
             .extend(rt.block_on(ensure_tables(&ctx, &dynamodb, cap, &env))?);
+        report
+            .buckets_created
+            .extend(rt.block_on(ensure_buckets(&ctx, &s3, cap, &env, &account))?);
     }
     std::fs::create_dir_all(&dev_dir).map_err(|source| Error::Io {
         action: "create",

@@ -26,15 +26,21 @@ pub struct CapabilitySummary {
     pub binary: String,
     pub routes: usize,
     pub tables: Vec<String>,
+    pub buckets: Vec<String>,
 }
 
 impl fmt::Display for ListReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "capabilities:")?;
         for c in &self.capabilities {
+            let buckets = if c.buckets.is_empty() {
+                String::new()
+            } else {
+                format!("; buckets: {}", c.buckets.join(", "))
+            };
             writeln!(
                 f,
-                "  {:<10} {} ({} routes; tables: {}; binary {})",
+                "  {:<10} {} ({} routes; tables: {}{buckets}; binary {})",
                 c.name,
                 c.description,
                 c.routes,
@@ -58,6 +64,7 @@ pub fn run(_args: ListArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
                 binary: c.handler.binary.clone(),
                 routes: c.routes.len(),
                 tables: c.tables.iter().map(|t| t.name.clone()).collect(),
+                buckets: c.buckets.iter().map(|b| b.name.clone()).collect(),
             })
             .collect(),
         environments: Catalogue::env_names(&project)?,

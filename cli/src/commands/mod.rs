@@ -66,7 +66,7 @@ pub enum Command {
     Deploy(deploy::DeployArgs),
     /// Show capabilities' stack state, last deployment, outputs, live version and alarms
     Status(status::StatusArgs),
-    /// Delete a capability's stack (its tables are kept)
+    /// Delete a capability's stack (its tables and buckets are kept)
     Destroy(destroy::DestroyArgs),
     /// Put the previous deployment back: the live alias (fast), or the stack (--full)
     Rollback(rollback::RollbackArgs),

@@ -105,7 +105,11 @@ impl fmt::Display for StatusReport {
                     writeln!(f, "  {key:<13} {v}")?;
                 }
             }
-            for (k, v) in c.outputs.iter().filter(|(k, _)| k.starts_with("Table")) {
+            for (k, v) in c
+                .outputs
+                .iter()
+                .filter(|(k, _)| k.starts_with("Table") || k.starts_with("Bucket"))
+            {
                 writeln!(f, "  {:<13} {v}", k.trim_end_matches("Name"))?;
             }
             if c.alarms_in_alarm.is_empty() {

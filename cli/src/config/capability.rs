@@ -17,6 +17,8 @@ struct CapabilityFile {
     routes: Vec<String>,
     tables: Vec<TableFile>,
     #[serde(default)]
+    buckets: Vec<BucketFile>,
+    #[serde(default)]
     iam: Vec<IamStatement>,
     #[serde(default)]
     alarms: AlarmOverrides,
@@ -43,6 +45,16 @@ struct TableFile {
     sort_key: Option<KeyAttribute>,
     #[serde(default)]
     ttl_attribute: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BucketFile {
+    name: String,
+    #[serde(default)]
+    expire_days: Option<u32>,
+    #[serde(default)]
+    description: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -95,6 +107,76 @@ pub struct Table {
     pub ttl_attribute: Option<String>,
 }
 
+/// An S3 bucket of a capability: encrypted, private, TLS only, versioned, retained.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bucket {
+    /// Short name, unique within the capability (`export`): lower-case letters, digits
+    /// and `-`.
+    pub name: String,
+    /// Objects are deleted this many days after they are written.
+    pub expire_days: Option<u32>,
+    pub description: Option<String>,
+    /// Where `name` is written, for the checks that need an environment (the
+    /// bucket's full name carries the environment's name).
+    #[serde(skip)]
+    pub declared_at: Location,
+}
+
+impl Bucket {
+    /// The CloudFormation logical id of the bucket (`BucketExport`); its policy, SSM
+    /// entry and output add `Policy`, `Parameter` and `Name`.
+    pub fn logical_id(&self) -> String {
+        format!("Bucket{}", pascal_case(&self.name))
+    }
+}
+
+/// A place in a configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct Location {
+    /// Relative to the project root, as messages show it.
+    pub file: std::path::PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Location {
+    pub fn error(&self, message: String, help: Option<String>) -> crate::error::Error {
+        crate::error::Error::ConfigAt {
+            file: self.file.clone(),
+            line: self.line,
+            column: self.column,
+            message,
+            help,
+        }
+    }
+}
+
+/// The S3 name of a capability's bucket: `stackpro-<cap>-<env>-<bucket>-<account>-<region>`
+/// (`stack_name` is `stackpro-<cap>-<env>`). S3 names are global: the account and region
+/// keep two accounts' or regions' stacks apart. The stack template passes
+/// `${AWS::AccountId}` and `${AWS::Region}` to CloudFormation's `Fn::Sub`.
+pub fn bucket_name(stack_name: &str, bucket: &str, account: &str, region: &str) -> String {
+    format!("{stack_name}-{bucket}-{account}-{region}")
+}
+
+/// S3 bucket names are 3 to 63 characters.
+pub const MAX_BUCKET_NAME: usize = 63;
+
+/// The longest region name a bucket name must leave room for: 14 characters
+/// (`ap-southeast-1`, `ap-northeast-3`, `cn-northwest-1`) in the aws, aws-cn and
+/// aws-us-gov partitions. The region is filled in by CloudFormation, and `--region`
+/// can move a deploy away from the environment file's region, so the name must fit
+/// in any of them.
+pub const LONGEST_REGION: &str = "ap-southeast-1";
+
+/// Room taken by `-<12-digit account>-<region>` at the end of a bucket name.
+const ACCOUNT_AND_REGION: usize = 1 + 12 + 1 + LONGEST_REGION.len();
+
+/// The length of `bucket`'s name in the stack `stack_name`, in the longest region.
+pub fn longest_bucket_name(stack_name: &str, bucket: &str) -> usize {
+    stack_name.len() + 1 + bucket.len() + ACCOUNT_AND_REGION
+}
+
 /// An API route: `GET /v1/threads/{thread_id}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Route {
@@ -116,6 +198,7 @@ pub struct Capability {
     pub handler: Handler,
     pub routes: Vec<Route>,
     pub tables: Vec<Table>,
+    pub buckets: Vec<Bucket>,
     pub iam: Vec<IamStatement>,
     pub alarms: AlarmOverrides,
     pub lambda: LambdaOverrides,
@@ -201,6 +284,72 @@ impl Capability {
                 sort_key: t.sort_key,
                 ttl_attribute: t.ttl_attribute,
             });
+        }
+
+        let mut buckets: Vec<Bucket> = Vec::new();
+        for b in file.buckets {
+            let earlier = buckets.iter().filter(|x| x.name == b.name).count();
+            let at = source.locate_entry(&["buckets"], "name", &b.name, earlier);
+            let declared_at = Location {
+                file: source.display.clone(),
+                line: at.0,
+                column: at.1,
+            };
+            if let Err(why) = check_bucket_name(&b.name) {
+                return Err(declared_at.error(
+                    format!("bucket name `{}` {why}", b.name),
+                    Some(format!(
+                        "use 1 to {MAX_BUCKET_SHORT_NAME} lower-case letters, digits and `-`, starting with a letter and ending with a letter or digit (e.g. `export`)"
+                    )),
+                ));
+            }
+            if buckets.iter().any(|x| x.name == b.name) {
+                return Err(
+                    declared_at.error(format!("bucket `{}` is declared twice", b.name), None)
+                );
+            }
+            let bucket = Bucket {
+                name: b.name,
+                expire_days: b.expire_days,
+                description: b.description,
+                declared_at,
+            };
+            // `a-1b` and `a1b` are both `BucketA1b`; `x` and `x-policy` both have a
+            // `BucketXPolicy`.
+            let ids = |b: &Bucket| {
+                let id = b.logical_id();
+                [format!("{id}Policy"), format!("{id}Parameter"), id]
+            };
+            if let Some(other) = buckets
+                .iter()
+                .find(|other| ids(other).iter().any(|i| ids(&bucket).contains(i)))
+            {
+                let shared = ids(other)
+                    .into_iter()
+                    .find(|i| ids(&bucket).contains(i))
+                    .unwrap_or_default();
+                return Err(bucket.declared_at.error(
+                    format!(
+                        "buckets `{}` and `{}` would share the CloudFormation logical id {shared}",
+                        other.name, bucket.name
+                    ),
+                    Some("rename one of them".into()),
+                ));
+            }
+            if let Some(days) = bucket.expire_days.filter(|d| *d == 0) {
+                let (line, column) =
+                    source.locate_entry(&["buckets"], "expire_days", &days.to_string(), 0);
+                return Err(crate::error::Error::ConfigAt {
+                    file: source.display.clone(),
+                    line,
+                    column,
+                    message: format!("bucket `{}`: expire_days must be at least 1", bucket.name),
+                    help: Some(
+                        "leave expire_days out to keep objects until they are deleted".into(),
+                    ),
+                });
+            }
+            buckets.push(bucket);
         }
 
         for statement in &file.iam {
@@ -301,6 +450,7 @@ impl Capability {
             handler: file.handler,
             routes,
             tables,
+            buckets,
             iam: file.iam,
             alarms: file.alarms,
             lambda: file.lambda,
@@ -343,6 +493,49 @@ pub(crate) fn is_name(name: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && name.len() <= 24
+}
+
+/// The longest short name a bucket may have (its full name is checked per environment).
+const MAX_BUCKET_SHORT_NAME: usize = 24;
+
+/// Lower-case letters, digits and `-`, starting with a letter, ending with a letter or
+/// digit: what S3 accepts inside a bucket name, and what survives as a variable name
+/// (`STACKPRO_BUCKET_<NAME>`, `-` as `_`).
+fn check_bucket_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() || name.len() > MAX_BUCKET_SHORT_NAME {
+        return Err(format!(
+            "has {} characters (1 to {MAX_BUCKET_SHORT_NAME} allowed)",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(format!("has a character `{c}` that is not allowed"));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err("does not start with a letter".into());
+    }
+    if name.ends_with('-') {
+        return Err("ends with `-`".into());
+    }
+    Ok(())
+}
+
+/// `thread_id` / `/v1/threads/{id}` -> `ThreadId` / `V1ThreadsId`: CloudFormation
+/// logical ids are alphanumeric.
+pub fn pascal_case(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
 }
 
 fn parse_route(raw: &str) -> std::result::Result<Route, String> {

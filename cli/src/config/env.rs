@@ -235,7 +235,57 @@ impl EnvConfig {
                 ));
             }
         }
+        self.check_buckets(catalogue)?;
         self.check_flags(source, catalogue)
+    }
+
+    /// A bucket's S3 name carries this environment's name, the account and the region:
+    /// it must be a name S3 accepts whatever the account and region. The error points at
+    /// the bucket in its capability.yaml, the file to change.
+    fn check_buckets(&self, catalogue: &Catalogue) -> Result<()> {
+        for cap in &catalogue.capabilities {
+            let stack = self.stack_name(&cap.name);
+            for bucket in &cap.buckets {
+                if let Some(c) = self
+                    .name
+                    .chars()
+                    .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+                {
+                    return Err(bucket.declared_at.error(
+                        format!(
+                            "bucket `{}` of capability {} is named after environment `{}`, and S3 bucket names cannot hold `{c}`",
+                            bucket.name, cap.name, self.name
+                        ),
+                        Some("name the environment file with lower-case letters, digits and `-`".into()),
+                    ));
+                }
+                let length = super::longest_bucket_name(&stack, &bucket.name);
+                if length > super::MAX_BUCKET_NAME {
+                    let over = length - super::MAX_BUCKET_NAME;
+                    let help = if bucket.name.len() > over {
+                        format!(
+                            "shorten the bucket name to at most {} characters",
+                            bucket.name.len() - over
+                        )
+                    } else {
+                        format!("shorten the capability or environment name by {over} characters")
+                    };
+                    return Err(bucket.declared_at.error(
+                        format!(
+                            "bucket `{}` would be named {}, {length} characters in environment {} with a {}-character region such as {}; S3 allows {}",
+                            bucket.name,
+                            super::bucket_name(&stack, &bucket.name, "<account>", "<region>"),
+                            self.name,
+                            super::LONGEST_REGION.len(),
+                            super::LONGEST_REGION,
+                            super::MAX_BUCKET_NAME
+                        ),
+                        Some(help),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check_flags(&self, source: &Source, catalogue: &Catalogue) -> Result<()> {

@@ -6,7 +6,10 @@ mod env;
 pub mod flags;
 mod yaml;
 
-pub use capability::{AttributeType, Capability, IamStatement, KeyAttribute, Route, Table};
+pub use capability::{
+    bucket_name, longest_bucket_name, pascal_case, AttributeType, Bucket, Capability, IamStatement,
+    KeyAttribute, Location, Route, Table, LONGEST_REGION, MAX_BUCKET_NAME,
+};
 pub use env::{
     is_loopback_url, AlarmSettings, EnvConfig, LambdaSettings, MAX_TIMEOUT_SECONDS, RETENTION_DAYS,
 };

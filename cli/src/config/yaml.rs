@@ -119,6 +119,66 @@ impl Source {
     }
 }
 
+impl Source {
+    /// The line and column (1-based) of the `nth` (from 0) `field: value` in the list
+    /// under the key `list` (block or flow style): where one entry of a list is written.
+    /// Falls back to the list's key.
+    pub fn locate_entry(
+        &self,
+        list: &[&str],
+        field: &str,
+        value: &str,
+        nth: usize,
+    ) -> (usize, usize) {
+        let start = self.locate(list);
+        let lines: Vec<&str> = self.text.lines().collect();
+        let Some(first) = lines.get(start.0 - 1) else {
+            return start;
+        };
+        let base = indent_of(first);
+        let mut seen = 0;
+        for (i, line) in lines.iter().enumerate().skip(start.0 - 1) {
+            let trimmed = line.trim_start();
+            let blank = trimmed.is_empty() || trimmed.starts_with('#');
+            if i > start.0 - 1 && !blank && indent_of(line) <= base && !trimmed.starts_with('-') {
+                break;
+            }
+            for column in find_field_values(line, field, value) {
+                if seen == nth {
+                    return (i + 1, column + 1);
+                }
+                seen += 1;
+            }
+        }
+        start
+    }
+}
+
+fn indent_of(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+/// The byte offsets of each `field:` in `line` whose value is `value` (plain or quoted).
+fn find_field_values(line: &str, field: &str, value: &str) -> Vec<usize> {
+    let pattern = format!("{field}:");
+    line.match_indices(&pattern)
+        .filter_map(|(pos, _)| {
+            let before = line[..pos].chars().last();
+            if !matches!(before, None | Some(' ') | Some('{') | Some(',') | Some('-')) {
+                return None;
+            }
+            let rest = line[pos + pattern.len()..].trim_start();
+            let rest = rest.strip_prefix(['"', '\'']).unwrap_or(rest);
+            let after = rest.strip_prefix(value)?;
+            after
+                .chars()
+                .next()
+                .is_none_or(|c| matches!(c, ' ' | ',' | '}' | '"' | '\'' | '#'))
+                .then_some(pos)
+        })
+        .collect()
+}
+
 fn find_flow_key(line: &str, key: &str) -> Option<usize> {
     let open = line.find('{')?;
     let pattern = format!("{key}:");
@@ -133,4 +193,44 @@ fn find_flow_key(line: &str, key: &str) -> Option<usize> {
 fn clean_message(message: &str, line: usize, column: usize) -> String {
     let suffix = format!(" at line {line} column {column}");
     message.strip_suffix(&suffix).unwrap_or(message).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(text: &str) -> Source {
+        Source {
+            path: "c.yaml".into(),
+            display: "c.yaml".into(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn an_entry_is_found_by_its_field_in_block_and_flow_lists() {
+        let block = source(
+            "tables: []\nbuckets:\n  - name: a\n  - name: \"b\"\n    expire_days: 3\nflags: {}\n",
+        );
+        assert_eq!(block.locate_entry(&["buckets"], "name", "a", 0), (3, 5));
+        assert_eq!(block.locate_entry(&["buckets"], "name", "b", 0), (4, 5));
+        assert_eq!(
+            block.locate_entry(&["buckets"], "expire_days", "3", 0),
+            (5, 5)
+        );
+        // Not in the list: the list's key.
+        assert_eq!(block.locate_entry(&["buckets"], "name", "c", 0), (2, 1));
+        let flow = source("buckets: [{ name: ab }, { name: a }, { name: a }]\n");
+        assert_eq!(flow.locate_entry(&["buckets"], "name", "a", 0), (1, 27));
+        assert_eq!(flow.locate_entry(&["buckets"], "name", "a", 1), (1, 40));
+        let unindented = source("buckets:\n- name: x\nname: x\n");
+        assert_eq!(
+            unindented.locate_entry(&["buckets"], "name", "x", 0),
+            (2, 3)
+        );
+        assert_eq!(
+            unindented.locate_entry(&["buckets"], "name", "x", 1),
+            (1, 1)
+        );
+    }
 }

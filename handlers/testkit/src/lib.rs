@@ -510,7 +510,11 @@ impl Stack {
             .get(name)
             .unwrap_or_else(|e| panic!("{e}"))
             .clone();
-        let variables = stackpro::render::environment_variables(&capability, &env);
+        let variables = stackpro::render::environment_variables(
+            &capability,
+            &env,
+            stackpro_tests::EMULATOR_ACCOUNT,
+        );
         Stack {
             catalogue,
             capability,
@@ -529,9 +533,19 @@ impl Stack {
         stackpro::commands::dev::ensure_tables(ctx, dynamodb, &self.capability, &self.env)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+        // Its buckets too, as `stackpro dev` creates them.
+        stackpro::commands::dev::ensure_buckets(
+            ctx,
+            &aws_sdk_s3::Client::new(&ctx.config),
+            &self.capability,
+            &self.env,
+            stackpro_tests::EMULATOR_ACCOUNT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
         let mut tables = BTreeMap::new();
         for t in &self.capability.tables {
-            let var = format!("STACKPRO_TABLE_{}", t.name.to_ascii_uppercase());
+            let var = stackpro_conventions::vars::table(&t.name);
             let physical = self.variables[&var].clone();
             if let Some(attr) = &t.ttl_attribute {
                 dynamodb

@@ -517,3 +517,143 @@ async fn four_capabilities_deploy_in_parallel_and_destroy_keeps_the_tables() {
     assert_eq!(prod.code, 2, "{prod:?}");
     assert!(prod.stderr.contains("needs --force"), "{prod:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_is_guarded_like_a_table_and_outlives_destroy() {
+    let (emulator, project) = bootstrapped("sandbox");
+    let aws = clients(&emulator, "eu-west-1");
+    let stack = "stackpro-datalake-sandbox";
+    let bucket = "stackpro-datalake-sandbox-export-123456789012-eu-west-1";
+    let key = "dataset=d1/dt=2026-11-30/part-0.jsonl.gz";
+    let deploy = [
+        "deploy",
+        "datalake",
+        "--env",
+        "sandbox",
+        "--no-build",
+        "--output",
+        "json",
+    ];
+
+    let first = run(&project, &emulator, &deploy);
+    assert_eq!(first.code, 0, "{first:?}");
+    let cap = &summary(&first)["capabilities"][0];
+    assert_eq!(cap["outputs"]["BucketExportName"], bucket, "{cap}");
+    let encryption = aws
+        .s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("the stack made the bucket");
+    assert_eq!(
+        encryption
+            .server_side_encryption_configuration()
+            .unwrap()
+            .rules()[0]
+            .apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm()
+            .as_str(),
+        "AES256"
+    );
+    let parameter = aws
+        .ssm
+        .get_parameter()
+        .name("/stackpro/sandbox/capabilities/datalake/buckets/export")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(parameter.parameter().unwrap().value(), Some(bucket));
+    aws.s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(b"{}\n".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let object_is_there = || async {
+        aws.s3
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .is_ok()
+    };
+
+    // A bucket whose name a template change would alter is replaced: refused.
+    project.edit(
+        "templates/stack.yaml.j2",
+        "BucketName: { \"Fn::Sub\": {{ bucket.physical_name_sub|tojson }} }",
+        "BucketName: { \"Fn::Sub\": {{ (bucket.physical_name_sub ~ \"-v2\")|tojson }} }",
+    );
+    let replaced = run(
+        &project,
+        &emulator,
+        &["deploy", "datalake", "--env", "sandbox", "--no-build"],
+    );
+    assert_eq!(replaced.code, 1, "{replaced:?}");
+    assert!(
+        replaced
+            .stderr
+            .contains("BucketExport (AWS::S3::Bucket) would be replaced (create-only BucketName)"),
+        "{replaced:?}"
+    );
+    assert!(replaced.stderr.contains("--allow-replace"), "{replaced:?}");
+    project.edit(
+        "templates/stack.yaml.j2",
+        "BucketName: { \"Fn::Sub\": {{ (bucket.physical_name_sub ~ \"-v2\")|tojson }} }",
+        "BucketName: { \"Fn::Sub\": {{ bucket.physical_name_sub|tojson }} }",
+    );
+
+    // A bucket dropped from capability.yaml (or renamed) is removed: refused.
+    let file = "handlers/datalake/capability.yaml";
+    let declared = project.read(file);
+    let start = declared.find("buckets:\n").unwrap();
+    let end = declared[start..].find("\n# ").unwrap() + start + 1;
+    project.write(file, &format!("{}{}", &declared[..start], &declared[end..]));
+    let removed = run(
+        &project,
+        &emulator,
+        &["deploy", "datalake", "--env", "sandbox", "--no-build"],
+    );
+    assert_eq!(removed.code, 1, "{removed:?}");
+    assert!(
+        removed
+            .stderr
+            .contains("BucketExport (AWS::S3::Bucket) would be removed"),
+        "{removed:?}"
+    );
+    assert_eq!(change_sets(&aws, stack).await, 0, "refused change sets go");
+    assert_eq!(
+        stack_status(&aws, stack).await.as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    assert!(
+        object_is_there().await,
+        "the refused deploys changed nothing"
+    );
+    project.write(file, &declared);
+
+    // destroy: the bucket and its objects stay, and the report names it.
+    let destroyed = run(
+        &project,
+        &emulator,
+        &[
+            "destroy", "datalake", "--env", "sandbox", "--yes", "--output", "json",
+        ],
+    );
+    assert_eq!(destroyed.code, 0, "{destroyed:?}");
+    let report = summary(&destroyed);
+    assert_eq!(report["retained_buckets"], serde_json::json!([bucket]));
+    assert_eq!(
+        report["retained_tables"],
+        serde_json::json!([
+            "stackpro-datalake-sandbox-datasets",
+            "stackpro-datalake-sandbox-records"
+        ])
+    );
+    assert!(object_is_there().await, "the bucket outlives its stack");
+}

@@ -51,7 +51,11 @@ fn dry_run_plans_loopback_servers_with_the_stacks_variables() {
     let project = stackpro::project::Project::discover(Some(&root), &root).unwrap();
     let catalogue = stackpro::config::Catalogue::load(&project).unwrap();
     let env = catalogue.load_env(&project, "local").unwrap();
-    let stack = stackpro::render::environment_variables(catalogue.get("messaging").unwrap(), &env);
+    let stack = stackpro::render::environment_variables(
+        catalogue.get("messaging").unwrap(),
+        &env,
+        stackpro_tests::EMULATOR_ACCOUNT,
+    );
     let vars = messaging["environment"].as_object().unwrap();
     for (k, v) in &stack {
         assert_eq!(vars[k], v.as_str(), "{k}");
@@ -97,4 +101,54 @@ fn a_capability_without_a_handler_crate_is_refused() {
             .contains("serve one that has: datalake, messaging"),
         "{run:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_buckets_are_created_on_the_emulator_under_the_names_the_handler_gets() {
+    let emulator = stackpro_tests::Emulator::start();
+    let root = project_root();
+    let project = stackpro::project::Project::discover(Some(&root), &root).unwrap();
+    let catalogue = stackpro::config::Catalogue::load(&project).unwrap();
+    // sandbox is in eu-west-1: the bucket needs a location constraint there.
+    let env = catalogue.load_env(&project, "sandbox").unwrap();
+    let datalake = catalogue.get("datalake").unwrap();
+    let ctx = stackpro::aws::AwsContext {
+        config: stackpro_tests::sdk_config_for(&emulator.url, "eu-west-1"),
+        region: "eu-west-1".into(),
+        region_source: stackpro::aws::Source::Flag,
+        endpoint: Some(emulator.url.clone()),
+        endpoint_source: Some(stackpro::aws::Source::Flag),
+        profile: None,
+    };
+    let s3 = aws_sdk_s3::Client::new(&ctx.config);
+    let account = stackpro_tests::EMULATOR_ACCOUNT;
+    let ensure = || stackpro::commands::dev::ensure_buckets(&ctx, &s3, datalake, &env, account);
+
+    let created = ensure().await.unwrap();
+    let expected = "stackpro-datalake-sandbox-export-123456789012-eu-west-1";
+    assert_eq!(created, [expected]);
+    let location = s3
+        .get_bucket_location()
+        .bucket(expected)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location.location_constraint().map(|l| l.as_str()),
+        Some("eu-west-1")
+    );
+    assert!(
+        ensure().await.unwrap().is_empty(),
+        "existing buckets are left alone"
+    );
+
+    let vars = stackpro::commands::dev::dev_environment(
+        datalake,
+        &env,
+        account,
+        &emulator.url,
+        "eu-west-1",
+        &Default::default(),
+    );
+    assert_eq!(vars["STACKPRO_BUCKET_EXPORT"], expected);
 }

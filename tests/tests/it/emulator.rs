@@ -168,6 +168,44 @@ async fn every_capability_stack_deploys_on_the_emulator() {
             );
         }
 
+        // Every bucket: named for the account and region, encrypted, handed to the
+        // function, in the outputs. (The emulator ignores versioning, the public access
+        // block, ownership controls and the bucket policy: asserted on the templates.)
+        for bucket in &cap.buckets {
+            let name = stackpro::config::bucket_name(
+                &rendered.stack_name,
+                &bucket.name,
+                stackpro_tests::EMULATOR_ACCOUNT,
+                "us-east-1",
+            );
+            let encryption = s3
+                .get_bucket_encryption()
+                .bucket(&name)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {}", stackpro::aws::error_chain(&e)));
+            let rule = &encryption
+                .server_side_encryption_configuration()
+                .unwrap()
+                .rules()[0];
+            assert_eq!(
+                rule.apply_server_side_encryption_by_default()
+                    .map(|d| d.sse_algorithm().as_str()),
+                Some("AES256"),
+                "{name}"
+            );
+            assert_eq!(
+                vars.get(&stackpro::render::bucket_env_var(&bucket.name)),
+                Some(&name),
+                "{vars:?}"
+            );
+            assert_eq!(
+                outputs.get(&format!("{}Name", bucket.logical_id())),
+                Some(&name),
+                "{outputs:?}"
+            );
+        }
+
         // The SSM entries the stack writes, under the capability's own path.
         for entry in &rendered.ssm_entries {
             let got = ssm.get_parameter().name(&entry.name).send().await.unwrap();
@@ -206,4 +244,36 @@ async fn every_capability_stack_deploys_on_the_emulator() {
         .send()
         .await
         .expect("DeletionPolicy Retain keeps the table after the stack is deleted");
+
+    // So are buckets, with their objects.
+    let datalake = env.stack_name("datalake");
+    let export = stackpro::config::bucket_name(
+        &datalake,
+        "export",
+        stackpro_tests::EMULATOR_ACCOUNT,
+        "us-east-1",
+    );
+    s3.put_object()
+        .bucket(&export)
+        .key("dataset=d1/dt=2026-11-30/part-0.jsonl.gz")
+        .body(b"kept".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    cfn.delete_stack()
+        .stack_name(&datalake)
+        .send()
+        .await
+        .unwrap();
+    let kept = s3
+        .get_object()
+        .bucket(&export)
+        .key("dataset=d1/dt=2026-11-30/part-0.jsonl.gz")
+        .send()
+        .await
+        .expect("DeletionPolicy Retain keeps the bucket and its objects");
+    assert_eq!(
+        kept.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"kept"
+    );
 }

@@ -3,7 +3,7 @@
 //! invariants the stacks promise.
 
 use serde_json::Value;
-use stackpro::config::{Catalogue, EnvConfig};
+use stackpro::config::{Capability, Catalogue, EnvConfig};
 use stackpro::project::Project;
 use stackpro::render::{Rendered, Renderer};
 use stackpro_tests::project_root;
@@ -123,6 +123,237 @@ fn tables_are_retained_on_demand_recoverable_and_encrypted() {
             );
         }
     }
+}
+
+/// What every capability bucket promises: encrypted, private, owner-enforced, versioned,
+/// retained, TLS only; named deterministically; its name handed to the function, the
+/// SSM path and the outputs.
+fn assert_bucket_invariants(env: &EnvConfig, cap: &Capability, r: &Rendered) -> usize {
+    let declared = &cap.buckets;
+    let res = &r.template_value["Resources"];
+    let buckets = resources_of(&r.template_value, "AWS::S3::Bucket");
+    let policies = resources_of(&r.template_value, "AWS::S3::BucketPolicy");
+    for (id, b) in &buckets {
+        let at = format!("{} {} {id}", env.name, r.capability);
+        assert_eq!(b["DeletionPolicy"], "Retain", "{at}");
+        assert_eq!(b["UpdateReplacePolicy"], "Retain", "{at}");
+        let p = &b["Properties"];
+        let name = declared
+            .iter()
+            .find(|b| b.logical_id() == **id)
+            .map(|b| b.name.clone())
+            .unwrap_or_else(|| panic!("{at}: a bucket capability.yaml does not declare"));
+        assert_eq!(
+            p["BucketName"]["Fn::Sub"],
+            format!(
+                "stackpro-{}-{}-{name}-${{AWS::AccountId}}-${{AWS::Region}}",
+                r.capability, env.name
+            ),
+            "{at}"
+        );
+        assert_eq!(
+            p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+                ["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+            "AES256",
+            "{at}"
+        );
+        for key in [
+            "BlockPublicAcls",
+            "BlockPublicPolicy",
+            "IgnorePublicAcls",
+            "RestrictPublicBuckets",
+        ] {
+            assert_eq!(p["PublicAccessBlockConfiguration"][key], true, "{at} {key}");
+        }
+        assert_eq!(
+            p["OwnershipControls"]["Rules"][0]["ObjectOwnership"], "BucketOwnerEnforced",
+            "{at}"
+        );
+        assert_eq!(p["VersioningConfiguration"]["Status"], "Enabled", "{at}");
+        assert!(p.get("AccessControl").is_none(), "{at}: no ACLs");
+
+        // Exactly one policy on it, denying every request not made over TLS, on the
+        // bucket and its objects.
+        let own: Vec<&Value> = policies
+            .iter()
+            .filter(|(_, pol)| pol["Properties"]["Bucket"]["Ref"] == id.as_str())
+            .map(|(_, pol)| &pol["Properties"]["PolicyDocument"])
+            .collect();
+        assert_eq!(own.len(), 1, "{at}: one bucket policy");
+        let deny = own[0]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Effect"] == "Deny")
+            .unwrap_or_else(|| panic!("{at}: no Deny statement"));
+        assert_eq!(deny["Principal"], "*", "{at}");
+        assert_eq!(deny["Action"], "s3:*", "{at}");
+        assert_eq!(
+            deny["Condition"]["Bool"]["aws:SecureTransport"], "false",
+            "{at}"
+        );
+        assert_eq!(deny["Resource"][0]["Fn::GetAtt"][0], id.as_str(), "{at}");
+        assert_eq!(
+            deny["Resource"][1]["Fn::Sub"],
+            format!("${{{id}.Arn}}/*"),
+            "{at}"
+        );
+
+        // The function reads the name from its variable; SSM and the outputs have it.
+        let var = format!(
+            "STACKPRO_BUCKET_{}",
+            name.to_ascii_uppercase().replace('-', "_")
+        );
+        assert_eq!(
+            res["Function"]["Properties"]["Environment"]["Variables"][&var]["Ref"],
+            id.as_str(),
+            "{at}"
+        );
+        let parameter = &res[format!("{id}Parameter")]["Properties"];
+        assert_eq!(
+            parameter["Name"],
+            format!(
+                "/stackpro/{}/capabilities/{}/buckets/{name}",
+                env.name, r.capability
+            ),
+            "{at}"
+        );
+        assert_eq!(parameter["Value"]["Ref"], id.as_str(), "{at}");
+        assert_eq!(
+            r.template_value["Outputs"][format!("{id}Name")]["Value"]["Ref"],
+            id.as_str(),
+            "{at}"
+        );
+    }
+    assert_eq!(
+        policies.len(),
+        buckets.len(),
+        "{} {}",
+        env.name,
+        r.capability
+    );
+    assert_eq!(
+        buckets.len(),
+        declared.len(),
+        "{} {}",
+        env.name,
+        r.capability
+    );
+
+    // The role's S3 access: only its own buckets, objects read and written (never
+    // deleted), the bucket listed; nothing when it has no bucket.
+    let role = &res["ExecutionRole"]["Properties"];
+    let statements: Vec<&Value> = role["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .filter(|s| {
+            serde_json::to_string(&s["Action"])
+                .unwrap()
+                .contains("\"s3:")
+        })
+        .collect();
+    if buckets.is_empty() {
+        assert!(statements.is_empty(), "{} {}", env.name, r.capability);
+        return 0;
+    }
+    let mut granted = std::collections::BTreeSet::new();
+    for s in &statements {
+        assert_eq!(s["Effect"], "Allow");
+        let actions: Vec<&str> = s["Action"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        for resource in s["Resource"].as_array().unwrap() {
+            if let Some(sub) = resource["Fn::Sub"].as_str() {
+                let id = sub
+                    .strip_prefix("${")
+                    .and_then(|r| r.strip_suffix(".Arn}/*"))
+                    .unwrap_or_else(|| panic!("object ARN of a bucket in the stack: {sub}"));
+                assert!(buckets.iter().any(|(b, _)| *b == id), "{id}");
+                assert_eq!(
+                    actions,
+                    ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"]
+                );
+                granted.insert(format!("{id}/*"));
+            } else {
+                let id = resource["Fn::GetAtt"][0].as_str().unwrap();
+                assert_eq!(resource["Fn::GetAtt"][1], "Arn");
+                assert!(buckets.iter().any(|(b, _)| *b == id), "{id}");
+                assert_eq!(actions, ["s3:ListBucket"]);
+                granted.insert(id.to_string());
+            }
+        }
+    }
+    for (id, _) in &buckets {
+        assert!(granted.contains(&format!("{id}/*")), "{id} objects");
+        assert!(granted.contains(id.as_str()), "{id} listing");
+    }
+    buckets.len()
+}
+
+#[test]
+fn buckets_are_encrypted_private_tls_only_retained_and_scoped() {
+    let project = Project::discover(Some(&project_root()), &project_root()).unwrap();
+    let catalogue = Catalogue::load(&project).unwrap();
+    let mut seen = 0;
+    for (env, r) in render_all() {
+        seen += assert_bucket_invariants(&env, catalogue.get(&r.capability).unwrap(), &r);
+        if r.capability == "datalake" {
+            let vars = &r.template_value["Resources"]["Function"]["Properties"]["Environment"]
+                ["Variables"];
+            assert_eq!(vars["STACKPRO_BUCKET_EXPORT"]["Ref"], "BucketExport");
+        }
+    }
+    assert_eq!(seen, 3, "datalake's export bucket in each environment");
+}
+
+#[test]
+fn a_bucket_with_expire_days_gets_a_lifecycle_rule() {
+    let copy = stackpro_tests::ProjectCopy::new();
+    copy.edit(
+        "handlers/datalake/capability.yaml",
+        "  - name: export\n",
+        "  - name: export\n    expire_days: 30\n  - name: raw-in\n",
+    );
+    let project = Project::discover(Some(copy.path()), copy.path()).unwrap();
+    let catalogue = Catalogue::load(&project).unwrap();
+    let env = catalogue.load_env(&project, "sandbox").unwrap();
+    let r = Renderer::new(&project)
+        .render(catalogue.get("datalake").unwrap(), &env)
+        .unwrap();
+    assert_eq!(
+        assert_bucket_invariants(&env, catalogue.get("datalake").unwrap(), &r),
+        2
+    );
+    let res = &r.template_value["Resources"];
+    let rule = &res["BucketExport"]["Properties"]["LifecycleConfiguration"]["Rules"][0];
+    assert_eq!(rule["Status"], "Enabled");
+    assert_eq!(rule["ExpirationInDays"], 30);
+    assert_eq!(rule["NoncurrentVersionExpiration"]["NoncurrentDays"], 30);
+    assert_eq!(
+        rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"],
+        1
+    );
+    assert!(res["BucketRawIn"]["Properties"]
+        .get("LifecycleConfiguration")
+        .is_none());
+    let vars = stackpro::render::environment_variables(
+        catalogue.get("datalake").unwrap(),
+        &env,
+        "210987654321",
+    );
+    assert_eq!(
+        vars["STACKPRO_BUCKET_RAW_IN"],
+        "stackpro-datalake-sandbox-raw-in-210987654321-eu-west-1"
+    );
+    assert_eq!(
+        vars["STACKPRO_BUCKET_EXPORT"],
+        "stackpro-datalake-sandbox-export-210987654321-eu-west-1"
+    );
 }
 
 fn collect_resources(policy: &Value, out: &mut Vec<Value>) {

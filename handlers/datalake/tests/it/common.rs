@@ -76,10 +76,8 @@ pub async fn read_all(h: &Harness, token: &str, id: &str, limit: usize) -> Vec<V
     panic!("the listing never ended");
 }
 
-/// The S3 bucket of the exports, created on the emulator as the stack creates it.
-pub async fn create_bucket(h: &Harness) -> (aws_sdk_s3::Client, String) {
-    let s3 = aws_sdk_s3::Client::new(&h.sdk);
-    let bucket = h.vars["STACKPRO_BUCKET_EXPORT"].clone();
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    (s3, bucket)
+/// The export bucket (the harness created it as `stackpro dev` does) and a client.
+pub fn export_bucket(h: &Harness) -> (aws_sdk_s3::Client, String) {
+    let bucket = h.vars[&stackpro_conventions::vars::bucket("export")].clone();
+    (aws_sdk_s3::Client::new(&h.sdk), bucket)
 }

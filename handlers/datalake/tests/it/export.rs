@@ -3,12 +3,12 @@ use std::io::Read;
 use serde_json::{json, Value};
 use stackpro_testkit::Event;
 
-use crate::common::{batch, create_bucket, dataset, ingest, start};
+use crate::common::{batch, dataset, export_bucket, ingest, start};
 
 #[tokio::test]
 async fn an_export_writes_gzipped_json_lines_per_day_that_read_back() {
     let h = start().await;
-    let (s3, bucket) = create_bucket(&h).await;
+    let (s3, bucket) = export_bucket(&h);
     let t = h.writer("acme");
     let id = dataset(&h, &t, "exported").await;
     for b in 0..3 {

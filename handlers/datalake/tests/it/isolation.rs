@@ -1,11 +1,11 @@
 use stackpro_testkit::Event;
 
-use crate::common::{batch, create_bucket, dataset, ingest, records_path, start};
+use crate::common::{batch, dataset, export_bucket, ingest, records_path, start};
 
 #[tokio::test]
 async fn tenant_b_never_reads_writes_or_exports_tenant_as_datasets() {
     let h = start().await;
-    create_bucket(&h).await;
+    export_bucket(&h);
     let (a, b) = (h.writer("acme"), h.writer("globex"));
     let id = dataset(&h, &a, "private").await;
     assert_eq!(ingest(&h, &a, &id, batch(0, 5)).await.status, 201);

@@ -3,7 +3,7 @@
 //! schema over every record, chunking, serialisation, the log and EMF lines; over an
 //! in-memory store that answers at once.
 //!
-//!     cargo run --release -p stackpro-datalake --example overhead -- [REQUESTS] > /dev/null
+//!     cargo run --release -p stackpro-datalake --example ingest_overhead -- [REQUESTS] > /dev/null
 //!
 //! Prints p50/p90/p99/max per route (microseconds) on stderr. Used by
 //! scripts/bench-handlers.sh; not a test.
