@@ -14,6 +14,7 @@ pub mod diff;
 pub mod error;
 pub mod flags;
 pub mod lint;
+pub mod planner;
 pub mod printer;
 pub mod progress;
 pub mod project;
@@ -22,6 +23,7 @@ pub mod release;
 pub mod render;
 pub mod stack;
 pub mod tail;
+pub mod template;
 
 use error::ExitStatus;
 use printer::Printer;

@@ -60,10 +60,8 @@ pub fn run(args: BootstrapArgs, global: &GlobalArgs, printer: &Printer) -> Resul
             "Bootstrapping",
             &format!("{} in {}", rendered.stack_name, ctx.region),
         );
-        let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
         let (action, stack) = stack::create_or_update(
             &ctx,
-            &cfn,
             &rendered.stack_name,
             &rendered.template,
             &rendered.tags,

@@ -12,14 +12,12 @@ use std::fmt;
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::{KeyType, ScalarAttributeType};
 use clap::Args;
 use serde::Serialize;
 
 use super::GlobalArgs;
-use crate::aws::AwsContext;
+use crate::aws::{dynamodb, AwsContext};
 use crate::config::{is_loopback_url, AttributeType, Capability, EnvConfig};
 use crate::error::{Error, Result};
 use crate::printer::Printer;
@@ -176,7 +174,6 @@ pub fn dev_environment(
 /// the names created.
 pub async fn ensure_tables(
     ctx: &AwsContext,
-    client: &aws_sdk_dynamodb::Client,
     cap: &Capability,
     env: &EnvConfig,
 ) -> Result<Vec<String>> {
@@ -184,47 +181,23 @@ pub async fn ensure_tables(
     let mut created = Vec::new();
     for table in &cap.tables {
         let name = vars[&format!("STACKPRO_TABLE_{}", table.name.to_ascii_uppercase())].clone();
-        match client.describe_table().table_name(&name).send().await {
-            Ok(_) => continue,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) => {}
-            Err(e) => return Err(ctx.error("dynamodb", "DescribeTable", &name, e)),
+        if dynamodb::table_exists(ctx, &name).await? {
+            continue;
         }
         let kind = |k: AttributeType| match k {
             AttributeType::S => ScalarAttributeType::S,
             AttributeType::N => ScalarAttributeType::N,
             AttributeType::B => ScalarAttributeType::B,
         };
-        let mut keys = vec![(&table.partition_key, KeyType::Hash)];
+        let mut keys = vec![(
+            table.partition_key.name.clone(),
+            kind(table.partition_key.kind),
+            KeyType::Hash,
+        )];
         if let Some(sort) = &table.sort_key {
-            keys.push((sort, KeyType::Range));
+            keys.push((sort.name.clone(), kind(sort.kind), KeyType::Range));
         }
-        let mut create = client
-            .create_table()
-            .table_name(&name)
-            .billing_mode(BillingMode::PayPerRequest);
-        for (key, key_type) in keys {
-            create = create
-                .attribute_definitions(
-                    AttributeDefinition::builder()
-                        .attribute_name(&key.name)
-                        .attribute_type(kind(key.kind))
-                        .build()
-                        .map_err(|e| Error::Failed(e.to_string()))?,
-                )
-                .key_schema(
-                    KeySchemaElement::builder()
-                        .attribute_name(&key.name)
-                        .key_type(key_type)
-                        .build()
-                        .map_err(|e| Error::Failed(e.to_string()))?,
-                );
-        }
-        create
-            .send()
-            .await
-            .map_err(|e| ctx.error("dynamodb", "CreateTable", &name, e))?;
+        dynamodb::create_table(ctx, &name, &keys).await?;
         created.push(name);
     }
     Ok(created)
@@ -320,21 +293,11 @@ pub fn run(args: DevArgs, global: &GlobalArgs, printer: &Printer) -> Result<()> 
     }
     // Only a loopback emulator is reached from here, and it accepts any credentials:
     // use dummy ones rather than the caller's (which may be real, or absent).
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&ctx.config)
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "stackpro-dev",
-            ))
-            .build(),
-    );
+    let local = ctx.with_local_credentials();
     for cap in &caps {
         report
             .tables_created
-            .extend(rt.block_on(ensure_tables(&ctx, &dynamodb, cap, &env))?);
+            .extend(rt.block_on(ensure_tables(&local, cap, &env))?);
     }
     std::fs::create_dir_all(&dev_dir).map_err(|source| Error::Io {
         action: "create",

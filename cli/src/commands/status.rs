@@ -167,8 +167,7 @@ pub async fn capability_status(
     stack_name: &str,
     capability: &str,
 ) -> Result<CapabilityStatus> {
-    let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
-    let found = stack::describe(ctx, &cfn, stack_name).await?;
+    let found = stack::describe(ctx, stack_name).await?;
     let deployment = record::latest(ctx, env, capability).await?;
     let Some(found) = found else {
         return Ok(CapabilityStatus {
@@ -194,7 +193,7 @@ pub async fn capability_status(
         .unwrap_or_default();
     let unhealthy = is_unhealthy(&status);
     let failures = if unhealthy {
-        stack::last_operation_failures(ctx, &cfn, &found).await
+        stack::last_operation_failures(ctx, &found).await
     } else {
         Vec::new()
     };

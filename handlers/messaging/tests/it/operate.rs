@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use stackpro::aws::{AwsContext, Source};
+use stackpro::aws::AwsContext;
 
 use crate::common::{writer, Event, Harness};
 
@@ -19,14 +19,11 @@ async fn stackpro_flags(h: &Harness, tenant: Option<&str>, name: &str, value: Op
     if let Some(v) = value {
         stackpro::flags::parse_value(&spec, v).unwrap();
     }
-    let ctx = AwsContext {
-        config: h.emulator.sdk_config(),
-        region: "us-east-1".into(),
-        region_source: Source::Flag,
-        endpoint: Some(h.emulator.url.clone()),
-        endpoint_source: Some(Source::Flag),
-        profile: None,
-    };
+    let ctx = AwsContext::from_config(
+        h.emulator.sdk_config(),
+        "us-east-1",
+        Some(h.emulator.url.clone()),
+    );
     stackpro::flags::write(
         &ctx,
         "local",
