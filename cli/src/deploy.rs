@@ -110,6 +110,11 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// Why the guard refused, naming the resources.
     pub refusal: Option<String>,
+    /// The stateful resources this plan removes or replaces (allowed only with
+    /// `--allow-replace`; otherwise the plan is refused).
+    pub losses: Vec<planner::Loss>,
+    /// The stack policy the stack carries (`planner::stack_policy`).
+    pub policy: String,
 }
 
 /// Checks once that the environment's artifact bucket exists, so a missing bootstrap is
@@ -208,6 +213,8 @@ pub async fn plan(
         previous: reads.previous,
         notes: Vec::new(),
         refusal: None,
+        losses: Vec::new(),
+        policy: planner::stack_policy(),
     };
     // 6. The stack's state.
     let (stack, template) = settle(shared, &mut plan, reads.stack, reads.template).await?;
@@ -421,6 +428,7 @@ async fn decide(shared: &Shared, plan: &mut Plan, template: Option<String>) -> R
         let losses: Vec<String> = verdict.losses.iter().map(ToString::to_string).collect();
         plan.refusal = Some(losses.join("; "));
     }
+    plan.losses = verdict.losses;
     plan.change_set = Some(change_set);
     Ok(())
 }
@@ -433,7 +441,7 @@ fn stack_input<'a>(shared: &'a Shared, plan: &'a Plan) -> StackInput<'a> {
         params: &plan.params,
         tags: &plan.tags,
         termination_protection: shared.env.termination_protection,
-        policy: None,
+        policy: Some(&plan.policy),
     }
 }
 
@@ -572,14 +580,8 @@ async fn apply(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result<Op
             follow(shared, plan, stack::Baseline::everything(), outcome).await?
         }
         Decision::Update => {
-            let change_set = plan.change_set.as_ref().ok_or_else(|| Error::Stack {
-                stack: name.clone(),
-                message: "has no change set to execute".into(),
-                help: Some("deploy again".into()),
-            })?;
             let baseline = stack::Baseline::read(ctx, name).await?;
-            p.step(cap, "executing change set");
-            cfn::execute_change_set(ctx, name, &change_set.id).await?;
+            update(shared, plan).await?;
             follow(shared, plan, baseline, outcome).await?
         }
     };
@@ -602,6 +604,39 @@ async fn apply(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result<Op
         }
     }
     Ok(Some(stack))
+}
+
+/// Step 9 for an update. The stack policy (server-side guard) is set first, so a stack
+/// made before it existed carries it too; then the change set is executed. With
+/// `--allow-replace` and losses the policy would refuse, the update is made with
+/// UpdateStack instead (ExecuteChangeSet takes no policy): the same template,
+/// parameters and tags, with a policy that allows everything for this update only;
+/// the stack's own policy stays in place after it.
+async fn update(shared: &Shared, plan: &Plan) -> Result<()> {
+    let (ctx, p, cap, name) = (
+        &shared.ctx,
+        &shared.progress,
+        &plan.capability,
+        &plan.stack_name,
+    );
+    let change_set = plan.change_set.as_ref().ok_or_else(|| Error::Stack {
+        stack: name.clone(),
+        message: "has no change set to execute".into(),
+        help: Some("deploy again".into()),
+    })?;
+    if plan.losses.is_empty() {
+        cfn::set_stack_policy(ctx, name, &plan.policy).await?;
+        p.step(cap, "executing change set");
+        return cfn::execute_change_set(ctx, name, &change_set.id).await;
+    }
+    p.step(
+        cap,
+        "updating with --allow-replace: the stack policy is lifted for this update only",
+    );
+    cfn::delete_change_set(ctx, name, &change_set.id).await?;
+    let during = planner::allow_all_during_update();
+    cfn::update_stack(ctx, &stack_input(shared, plan), Some(&during)).await?;
+    Ok(())
 }
 
 /// The error of a plan the data-loss guard refused.

@@ -21,6 +21,7 @@ pub const STATEFUL_TYPES: &[&str] = &[
     "AWS::DynamoDB::Table",
     "AWS::Logs::LogGroup",
     "AWS::S3::Bucket",
+    "AWS::SQS::Queue",
 ];
 
 /// Properties that replace the resource when they change but that the resource schemas

@@ -60,6 +60,35 @@ pub fn fingerprint(
     hex(&h.finalize())
 }
 
+/// The stack policy every stack carries: any update is allowed, except replacing or
+/// deleting a resource of a stateful type (the local guard's rule, [`diff::STATEFUL_TYPES`]),
+/// so a deploy made with another tool cannot lose that data either.
+pub fn stack_policy() -> String {
+    serde_json::json!({
+        "Statement": [
+            {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Action": ["Update:Replace", "Update:Delete"],
+                "Principal": "*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"ResourceType": diff::STATEFUL_TYPES}}
+            }
+        ]
+    })
+    .to_string()
+}
+
+/// The policy of one update that `--allow-replace` lets replace or remove stateful
+/// resources: CloudFormation applies it for that update only, then the stack's own
+/// policy ([`stack_policy`]) is in force again.
+pub fn allow_all_during_update() -> String {
+    serde_json::json!({
+        "Statement": [{"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]
+    })
+    .to_string()
+}
+
 /// What the stack runs now, as read.
 #[derive(Debug, Clone, Default)]
 pub struct Deployed {
@@ -294,6 +323,28 @@ mod tests {
             version: version.into(),
             canary: None,
         }
+    }
+
+    #[test]
+    fn the_stack_policy_denies_replacing_and_deleting_what_the_guard_protects() {
+        let policy: Value = serde_json::from_str(&stack_policy()).unwrap();
+        let deny = &policy["Statement"][1];
+        assert_eq!(deny["Effect"], "Deny");
+        assert_eq!(deny["Action"], json!(["Update:Replace", "Update:Delete"]));
+        let types = &deny["Condition"]["StringEquals"]["ResourceType"];
+        for t in [
+            "AWS::DynamoDB::Table",
+            "AWS::S3::Bucket",
+            "AWS::Logs::LogGroup",
+            "AWS::SQS::Queue",
+        ] {
+            assert!(types.as_array().unwrap().contains(&json!(t)), "{t}");
+            assert!(diff::is_stateful(t), "the local guard protects {t} too");
+        }
+        assert_eq!(policy["Statement"][0]["Action"], "Update:*");
+        let during: Value = serde_json::from_str(&allow_all_during_update()).unwrap();
+        assert_eq!(during["Statement"].as_array().unwrap().len(), 1);
+        assert_eq!(during["Statement"][0]["Effect"], "Allow");
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub async fn create_or_update(
     template: &str,
     stack_tags: &std::collections::BTreeMap<String, String>,
     termination_protection: bool,
+    policy: Option<&str>,
 ) -> Result<(Applied, Stack)> {
     let existing = describe(ctx, name).await?;
     let no_params = Default::default();
@@ -45,7 +46,7 @@ pub async fn create_or_update(
         params: &no_params,
         tags: stack_tags,
         termination_protection,
-        policy: None,
+        policy,
     };
     let applied = match existing.as_ref().and_then(|s| s.stack_status()) {
         None => {

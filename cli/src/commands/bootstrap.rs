@@ -66,6 +66,8 @@ pub fn run(args: BootstrapArgs, global: &GlobalArgs, printer: &Printer) -> Resul
             &rendered.template,
             &rendered.tags,
             env.termination_protection,
+            // The artifact bucket is guarded like every stateful resource.
+            Some(&crate::planner::stack_policy()),
         )
         .await?;
         let bucket = stack

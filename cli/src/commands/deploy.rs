@@ -493,6 +493,13 @@ fn show_plan(progress: &Progress, plan: &Plan) {
             ));
         }
     }
+    if plan.decision == Decision::Update && !plan.losses.is_empty() {
+        let losses: Vec<String> = plan.losses.iter().map(ToString::to_string).collect();
+        text.push_str(&format!(
+            "  allowed by --allow-replace: {}\n  the stack policy is lifted for this update only\n",
+            losses.join("; ")
+        ));
+    }
     if let Some(refusal) = &plan.refusal {
         text.push_str(&format!(
             "  refused: {refusal}\n  pass --allow-replace if that is intended\n"

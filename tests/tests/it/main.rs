@@ -16,6 +16,8 @@ mod doctor;
 mod emulator;
 /// `stackpro flags` against the local emulator's SSM.
 mod flags;
+/// The server-side data-loss guard: the stack policy on the local emulator.
+mod guard;
 /// Malformed configuration: exact messages, exit code 2, no panics.
 mod malformed;
 /// Stack states and events the emulator cannot produce, on recorded CloudFormation answers.
