@@ -196,6 +196,11 @@ pub async fn plan(
     .into();
     let tags = stack_tags(&shared.env, cap);
     let fingerprint = fingerprint(&rendered.template, &params, &tags);
+    // After a code-only deploy, CloudFormation's view of the function is behind.
+    let behind = reads
+        .stack
+        .as_ref()
+        .and_then(|s| planner::behind_note(reads.previous.as_ref(), &stack::parameter_values(s)));
     let mut plan = Plan {
         capability: cap.to_string(),
         stack_name: rendered.stack_name.clone(),
@@ -216,6 +221,7 @@ pub async fn plan(
         losses: Vec::new(),
         policy: planner::stack_policy(),
     };
+    plan.notes.extend(behind);
     // 6. The stack's state.
     let (stack, template) = settle(shared, &mut plan, reads.stack, reads.template).await?;
     plan.stack = stack;
@@ -227,7 +233,7 @@ pub async fn plan(
 /// Step 5: uploads the artifact unless its key is stored; returns the key and the
 /// `CodeSha256` of the stored zip (kept in the object's metadata, so a rebuilt zip of
 /// the same binary deploys the zip already stored).
-async fn package(
+pub async fn package(
     shared: &Shared,
     artifact: &Artifact,
     stored: Option<&HashMap<String, String>>,
@@ -554,6 +560,7 @@ pub fn describe(decision: Decision, status: &str) -> String {
         Decision::Reconcile => "no stack changes; live alias and record checked".into(),
         Decision::Refused => "refused".into(),
         Decision::NotStarted => "not started".into(),
+        Decision::Code => "code shipped without CloudFormation".into(),
     }
 }
 
@@ -567,7 +574,7 @@ async fn apply(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result<Op
         &plan.stack_name,
     );
     let stack = match plan.decision {
-        Decision::UpToDate | Decision::NotStarted => return Ok(None),
+        Decision::UpToDate | Decision::NotStarted | Decision::Code => return Ok(None),
         Decision::Refused => return Err(refused(plan)),
         Decision::Reconcile => plan.stack.clone().ok_or_else(|| Error::Stack {
             stack: name.clone(),

@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod build;
+pub mod code_path;
 pub mod commands;
 pub mod config;
 pub mod deploy;

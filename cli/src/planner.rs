@@ -34,6 +34,9 @@ pub enum Decision {
     Refused,
     /// Preparing failed (the stack's state, an upload, a read): nothing was decided.
     NotStarted,
+    /// `deploy --code`: the function's code shipped through the Lambda API, without
+    /// CloudFormation.
+    Code,
 }
 
 /// The stack tags of a capability: the environment's resource tags and the capability.
@@ -173,6 +176,82 @@ pub fn before_change_set(
         desired.template_value,
         desired.params,
     )))
+}
+
+/// What keeps a deploy from the code-only path: every difference between what is
+/// deployed and what is rendered other than the artifact (the template, with its
+/// resource changes; other parameters; the stack's tags). Empty: only the code changed.
+pub fn code_only_blockers(deployed: &Deployed, desired: &Desired) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    if deployed.template != desired.template {
+        let before = crate::template::parse(&deployed.template).map_err(|why| Error::Stack {
+            stack: desired.stack_name.to_string(),
+            message: format!("cannot be compared: its deployed template cannot be read ({why})"),
+            help: Some("deploy without --code".into()),
+        })?;
+        // The artifact is what this path ships: compare the rest with the new one.
+        let mut params = deployed.params.clone();
+        if let Some(key) = desired.params.get(ARTIFACT_KEY) {
+            params.insert(ARTIFACT_KEY.into(), key.clone());
+        }
+        let d = diff::diff(
+            Some((&before, &params)),
+            desired.template_value,
+            desired.params,
+        );
+        for r in &d.resources {
+            let props: Vec<&str> = r.properties.iter().map(|p| p.path.as_str()).collect();
+            out.push(format!(
+                "{} ({}) {:?}{}",
+                r.logical_id,
+                r.resource_type,
+                r.action,
+                if props.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", props.join(", "))
+                }
+            ));
+        }
+        if d.resources.is_empty() {
+            out.push("the template's text (no resource changes)".into());
+        }
+    }
+    for (k, v) in desired.params.iter().filter(|(k, _)| *k != ARTIFACT_KEY) {
+        if deployed.params.get(k) != Some(v) {
+            out.push(format!(
+                "parameter {k}: {} -> {v}",
+                deployed.params.get(k).map_or("(none)", String::as_str)
+            ));
+        }
+    }
+    if deployed.tags != *desired.tags {
+        out.push("the stack's tags".into());
+    }
+    Ok(out)
+}
+
+/// The stack parameter that names the artifact: the only thing the code path changes.
+pub const ARTIFACT_KEY: &str = "ArtifactKey";
+
+/// When the last deployment was code-only and the stack still names another artifact:
+/// CloudFormation's view is behind, and a full deploy reconciles it. Said by the next
+/// full deploy (and by `status`).
+pub fn behind_note(
+    previous: Option<&Deployment>,
+    deployed_params: &BTreeMap<String, String>,
+) -> Option<String> {
+    let prev = previous.filter(|d| d.kind == crate::record::KIND_CODE)?;
+    let stack_key = deployed_params.get(ARTIFACT_KEY)?;
+    (*stack_key != prev.artifact_key).then(|| {
+        format!(
+            "CloudFormation's view was behind: code-only deployment #{} put {} on the function (version {}) \
+             while the stack still named {stack_key}; this deploy brings the stack's ArtifactKey to what runs",
+            prev.number.unwrap_or_default(),
+            prev.artifact_key,
+            prev.function_version
+        )
+    })
 }
 
 /// A stateful resource a change would remove or replace.
@@ -345,6 +424,64 @@ mod tests {
         let during: Value = serde_json::from_str(&allow_all_during_update()).unwrap();
         assert_eq!(during["Statement"].as_array().unwrap().len(), 1);
         assert_eq!(during["Statement"][0]["Effect"], "Allow");
+    }
+
+    #[test]
+    fn only_a_new_artifact_goes_the_code_path_and_anything_else_is_named() {
+        let value = table("pk");
+        let tags = BTreeMap::new();
+        let new = params("artifacts/m/new.zip");
+        let desired = Desired {
+            stack_name: "s",
+            template: TABLE_YAML,
+            template_value: &value,
+            params: &new,
+            tags: &tags,
+            fingerprint: "f",
+        };
+        let deployed = Deployed {
+            template: TABLE_YAML.into(),
+            params: params("artifacts/m/old.zip"),
+            tags: tags.clone(),
+        };
+        assert!(code_only_blockers(&deployed, &desired).unwrap().is_empty());
+        // A template change: its resources are named.
+        let changed = table("id");
+        let other = Desired {
+            template: "changed",
+            template_value: &changed,
+            ..desired
+        };
+        let blockers = code_only_blockers(&deployed, &other).unwrap();
+        assert_eq!(
+            blockers,
+            ["Table (AWS::DynamoDB::Table) Modify: KeySchema[0].AttributeName"]
+        );
+        // Other tags.
+        let tagged = Deployed {
+            tags: BTreeMap::from([("a".to_string(), "b".to_string())]),
+            ..deployed.clone()
+        };
+        assert_eq!(
+            code_only_blockers(&tagged, &desired).unwrap(),
+            ["the stack's tags"]
+        );
+    }
+
+    #[test]
+    fn after_a_code_only_deploy_the_next_one_says_what_it_reconciles() {
+        let mut code = record("f", "4", crate::record::KIND_CODE);
+        code.artifact_key = "artifacts/m/new.zip".into();
+        code.number = Some(7);
+        let stack = params("artifacts/m/old.zip");
+        let note = behind_note(Some(&code), &stack).unwrap();
+        assert!(note.contains("code-only deployment #7"), "{note}");
+        assert!(note.contains("still named artifacts/m/old.zip"), "{note}");
+        assert_eq!(
+            behind_note(Some(&code), &params("artifacts/m/new.zip")),
+            None
+        );
+        assert_eq!(behind_note(Some(&record("f", "4", "deploy")), &stack), None);
     }
 
     #[test]

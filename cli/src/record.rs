@@ -17,6 +17,10 @@ pub const KIND_DEPLOY: &str = "deploy";
 pub const KIND_ROLLBACK_FULL: &str = "rollback-full";
 /// A fast rollback: only the alias moved.
 pub const KIND_ROLLBACK: &str = "rollback";
+/// A code-only deploy (`stackpro deploy --code`): UpdateFunctionCode, a version and
+/// the alias, without CloudFormation; the stack's view is behind until the next full
+/// deploy. Its fingerprint is the one the stack will have once it catches up.
+pub const KIND_CODE: &str = "code";
 /// A canary in progress: the record's version takes a share of the traffic.
 pub const KIND_CANARY: &str = "canary";
 /// A canary that an alarm (or a failed watch) rolled back.
@@ -61,7 +65,10 @@ impl Deployment {
     /// fingerprint (a deploy or a full rollback). Records of a fast rollback or a
     /// rolled-back canary say where the alias was moved, not what the stack deploys.
     pub fn is_release_of_fingerprint(&self) -> bool {
-        matches!(self.kind.as_str(), KIND_DEPLOY | KIND_ROLLBACK_FULL)
+        matches!(
+            self.kind.as_str(),
+            KIND_DEPLOY | KIND_ROLLBACK_FULL | KIND_CODE
+        )
     }
 }
 

@@ -220,16 +220,30 @@ pub async fn update_function_code(
     Ok(out.code_sha256().unwrap_or_default().to_string())
 }
 
-/// The CodeSha256 of the function's unpublished code (`$LATEST`), `None` when there is
-/// no such function.
-pub async fn code_sha256(ctx: &AwsContext, function: &str) -> Result<Option<String>> {
+/// The state of a function's unpublished code (`$LATEST`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeState {
+    pub code_sha256: String,
+    /// `Successful`, `InProgress` or `Failed` (Lambda's LastUpdateStatus); `None` when
+    /// the answer has none (an emulator that updates at once).
+    pub last_update: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// The CodeSha256 and update status of the function's `$LATEST`, `None` when there
+/// is no such function.
+pub async fn code_state(ctx: &AwsContext, function: &str) -> Result<Option<CodeState>> {
     match client(ctx)
         .get_function_configuration()
         .function_name(function)
         .send()
         .await
     {
-        Ok(out) => Ok(Some(out.code_sha256().unwrap_or_default().to_string())),
+        Ok(out) => Ok(Some(CodeState {
+            code_sha256: out.code_sha256().unwrap_or_default().to_string(),
+            last_update: out.last_update_status().map(|s| s.as_str().to_string()),
+            reason: out.last_update_status_reason().map(str::to_string),
+        })),
         Err(err) if err.as_service_error().is_some_and(not_found) => Ok(None),
         Err(err) => Err(ctx.error("lambda", "GetFunctionConfiguration", function, err)),
     }

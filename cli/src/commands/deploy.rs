@@ -47,6 +47,11 @@ pub struct DeployArgs {
     /// then promote or roll back automatically, e.g. 10%:5m
     #[arg(long, value_name = "PERCENT%:DURATION")]
     pub canary: Option<crate::release::CanarySpec>,
+    /// Ship only the handler's code (UpdateFunctionCode, a version, the alias), without
+    /// CloudFormation; refused when more than the code changed, and where the
+    /// environment's `fast_paths` do not list `code`
+    #[arg(long, conflicts_with_all = ["canary", "allow_replace", "dry_run"])]
+    pub code: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -80,6 +85,7 @@ impl fmt::Display for DeployReport {
                     Decision::Reconcile => "Unchanged",
                     Decision::Refused => "Refused",
                     Decision::NotStarted => "Not started",
+                    Decision::Code => "Code only",
                 }
             };
             writeln!(
@@ -161,6 +167,9 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         .cloned()
         .collect();
     let env = catalogue.load_env(&project, &args.env)?;
+    if args.code {
+        crate::code_path::check_allowed(&env)?;
+    }
     require_answerable(
         env.termination_protection && !args.dry_run,
         args.yes,
@@ -188,6 +197,15 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
             .zip(rendered)
             .zip(artifacts)
             .collect();
+        if args.code {
+            let finished = code_all(&shared, work).await?;
+            return Ok(DeployReport {
+                environment: env.name.clone(),
+                dry_run: false,
+                capabilities: finished,
+                duration_ms: start.elapsed().as_millis(),
+            });
+        }
         let (plans, mut finished) = prepare_all(&shared, work, args.concurrency).await?;
         finished.extend(if args.dry_run {
             dry_run(&shared, plans).await
@@ -345,6 +363,53 @@ async fn prepare_all(
     Ok((plans, failed))
 }
 
+/// `--code`: the code path for every capability at once (after the artifact bucket's
+/// check). A capability refused because more than its code changed stops the command
+/// with exit 2 after all have run; other failures are reported per capability.
+async fn code_all(shared: &Arc<Shared>, work: Vec<Work>) -> Result<Vec<CapabilityReport>> {
+    deploy::check_bucket(&shared.ctx, &shared.env.name, &shared.bucket).await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, ((cap, rendered), artifact)) in work.into_iter().enumerate() {
+        let shared = shared.clone();
+        tasks.spawn(async move {
+            let result = crate::code_path::ship(&shared, &cap, &rendered, &artifact).await;
+            (i, cap.name, rendered.stack_name, result)
+        });
+    }
+    let mut done = tasks.join_all().await;
+    done.sort_by_key(|d| d.0);
+    let mut reports = Vec::new();
+    let mut refused = None;
+    for (_, name, stack_name, result) in done {
+        match result {
+            Ok(outcome) => {
+                shared
+                    .progress
+                    .finish(&name, &deploy::describe(outcome.decision, &outcome.status));
+                shared.progress.json("result", Some(&name), &outcome);
+                reports.push(CapabilityReport {
+                    outcome,
+                    diff: TemplateDiff::default(),
+                });
+            }
+            Err(err) if err.exit_status() == crate::error::ExitStatus::Usage => {
+                shared
+                    .progress
+                    .finish(&name, "REFUSED: nothing was changed");
+                refused.get_or_insert(err);
+            }
+            Err(err) => {
+                shared.progress.finish(&name, "FAILED");
+                reports.push(failed_before_start(&name, &stack_name, err));
+            }
+        }
+    }
+    match refused {
+        Some(err) => Err(err),
+        None => Ok(reports),
+    }
+}
+
 /// Deletes the change sets of plans that will not be executed; what could not be
 /// deleted is said in the plan's notes.
 async fn discard_change_sets(shared: &Shared, plans: &mut [Plan]) {
@@ -469,6 +534,7 @@ fn show_plan(progress: &Progress, plan: &Plan) {
         Decision::Reconcile => format!("{cap}: {} has no stack changes\n", plan.stack_name),
         Decision::Refused => format!("{cap}: {} change REFUSED\n", plan.stack_name),
         Decision::NotStarted => format!("{cap}: {} was not prepared\n", plan.stack_name),
+        Decision::Code => format!("{cap}: code only, no stack change\n"),
     };
     text.push_str(&head);
     if plan.decision != Decision::Create {

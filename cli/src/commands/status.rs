@@ -202,8 +202,21 @@ pub async fn capability_status(
     let canary = release
         .and_then(|l| l.canary)
         .map(|(version, weight)| Canary { version, weight });
+    let stack_key = stack::parameter_values(&found).remove(crate::planner::ARTIFACT_KEY);
     let live_note = match (&live, &deployment) {
-        (Some(_), Some(d)) if d.kind == "canary" => None,
+        (Some(_), Some(d)) if d.kind == crate::record::KIND_CANARY => None,
+        (Some(live), Some(d))
+            if d.kind == crate::record::KIND_CODE
+                && *live == d.function_version
+                && stack_key.as_ref().is_some_and(|k| *k != d.artifact_key) =>
+        {
+            Some(format!(
+                "code-only deployment #{} (version {live}) runs {}; the stack still names {}: CloudFormation's view is behind until the next full deploy",
+                d.number.unwrap_or_default(),
+                d.artifact_key,
+                stack_key.as_deref().unwrap_or_default()
+            ))
+        }
         (Some(live), Some(d)) if *live != d.function_version => Some(format!(
             "the live alias serves version {live}, not the recorded deployment's version {}: it was moved outside stackpro deploy",
             d.function_version

@@ -8,7 +8,8 @@ mod yaml;
 
 pub use capability::{AttributeType, Capability, IamStatement, KeyAttribute, Route, Table};
 pub use env::{
-    is_loopback_url, AlarmSettings, EnvConfig, LambdaSettings, MAX_TIMEOUT_SECONDS, RETENTION_DAYS,
+    is_loopback_url, AlarmSettings, EnvConfig, FastPath, LambdaSettings, MAX_TIMEOUT_SECONDS,
+    RETENTION_DAYS,
 };
 pub use flags::{FlagKind, FlagValue};
 pub use yaml::Source;

@@ -6,6 +6,8 @@ mod bootstrap;
 mod build;
 /// Spawning the real binary with a cleared environment.
 mod cli;
+/// `stackpro deploy --code`, the code-only path, on the local emulator.
+mod code_path;
 /// `stackpro deploy`, `status` and `destroy` end to end on the local emulator.
 mod deploy;
 /// `stackpro dev`: the plan it prints and what it refuses.
