@@ -126,11 +126,15 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
     let runtime = super::parallel_runtime()?;
     let mut report = runtime.block_on(async {
         let ctx = AwsContext::load(&global.aws, &env).await;
-        let identity = aws::caller_identity(&ctx).await?;
+        // Everything a rollback decides on, read at once (one round trip).
+        let (identity, found, live, history) = tokio::try_join!(
+            aws::caller_identity(&ctx),
+            stack::describe(&ctx, &name),
+            release::live(&ctx, &name),
+            record::history(&ctx, &env.name, &cap.name),
+        )?;
         aws::check_account(&env, &identity)?;
-        let found = stack::describe(&ctx, &name)
-            .await?
-            .ok_or_else(|| Error::Stack {
+        let found = found.ok_or_else(|| Error::Stack {
                 stack: name.clone(),
                 message: "does not exist: there is nothing to roll back".into(),
                 help: Some(format!(
@@ -197,19 +201,18 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
         }
 
         // Releases: which version `live` serves.
-        let live = release::live(&ctx, &name).await?.ok_or_else(|| Error::Stack {
+        let live = live.ok_or_else(|| Error::Stack {
             stack: name.clone(),
             message: "has no live alias: no release to roll back".into(),
             help: Some(format!("deploy it: `stackpro deploy {} --env {}`", cap.name, env.name)),
         })?;
         report.from_version = Some(live.version.clone());
-        let history = record::history(&ctx, &env.name, &cap.name).await?;
 
         // A canary in progress: the stable version takes all traffic again.
         if let Some((canary, _)) = &live.canary {
             if args.to.is_none() && !args.full {
                 confirm(format!("End the canary of version {canary} in {}?", env.name))?;
-                release::point_alias(&ctx, &name, &live.version).await?;
+                release::point_alias_from(&ctx, &name, Some(&live), &live.version).await?;
                 report.action = "canary_ended".into();
                 report.from_version = Some(canary.clone());
                 report.to_version = Some(live.version.clone());
@@ -244,10 +247,13 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
                 target.function_version,
                 target.number.unwrap_or_default()
             ))?;
-            release::point_alias(&ctx, &name, &target.function_version).await?;
+            // The alias moves and the deployed template is read together.
+            let (_, deployed) = tokio::try_join!(
+                release::point_alias_from(&ctx, &name, Some(&live), &target.function_version),
+                stack::template_body(&ctx, &name),
+            )?;
             report.action = "alias".into();
             report.to_version = Some(target.function_version.clone());
-            let deployed = stack::template_body(&ctx, &name).await?;
             if crate::render::hex(&<sha2::Sha256 as sha2::Digest>::digest(deployed.as_bytes()))
                 != target.template_sha256
             {

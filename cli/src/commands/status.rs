@@ -132,12 +132,24 @@ pub fn run(args: StatusArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
     let env = catalogue.load_env(&project, &args.env)?;
     let report = super::aws_runtime()?.block_on(async {
         let ctx = AwsContext::load(&global.aws, &env).await;
-        let mut out = Vec::new();
-        for cap in caps {
-            out.push(
-                capability_status(&ctx, &env.name, &env.stack_name(&cap.name), &cap.name).await?,
-            );
+        // Every capability at once.
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, cap) in caps.iter().enumerate() {
+            let (ctx, env_name) = (ctx.clone(), env.name.clone());
+            let (stack_name, name) = (env.stack_name(&cap.name), cap.name.clone());
+            tasks.spawn(async move {
+                (
+                    i,
+                    capability_status(&ctx, &env_name, &stack_name, &name).await,
+                )
+            });
         }
+        let mut done = tasks.join_all().await;
+        done.sort_by_key(|d| d.0);
+        let out = done
+            .into_iter()
+            .map(|(_, status)| status)
+            .collect::<Result<Vec<_>>>()?;
         Ok::<_, Error>(StatusReport {
             environment: env.name.clone(),
             capabilities: out,
@@ -167,8 +179,13 @@ pub async fn capability_status(
     stack_name: &str,
     capability: &str,
 ) -> Result<CapabilityStatus> {
-    let found = stack::describe(ctx, stack_name).await?;
-    let deployment = record::latest(ctx, env, capability).await?;
+    // The reads are independent: one round trip.
+    let (found, deployment, release, alarms_in_alarm) = tokio::try_join!(
+        stack::describe(ctx, stack_name),
+        record::latest(ctx, env, capability),
+        crate::release::live(ctx, stack_name),
+        crate::release::alarms_firing(ctx, stack_name),
+    )?;
     let Some(found) = found else {
         return Ok(CapabilityStatus {
             capability: capability.to_string(),
@@ -197,7 +214,6 @@ pub async fn capability_status(
     } else {
         Vec::new()
     };
-    let release = crate::release::live(ctx, stack_name).await?;
     let live = release.as_ref().map(|l| l.version.clone());
     let canary = release
         .and_then(|l| l.canary)
@@ -228,7 +244,6 @@ pub async fn capability_status(
         (None, Some(_)) => Some("there is no live alias: the API serves nothing; deploy again to create it".into()),
         _ => None,
     };
-    let alarms_in_alarm = crate::release::alarms_firing(ctx, stack_name).await?;
     Ok(CapabilityStatus {
         capability: capability.to_string(),
         stack_name: stack_name.to_string(),
