@@ -7,11 +7,19 @@
 #   2. `stackpro deploy --all --concurrency 4` vs `--concurrency 1`, each run from a
 #      wiped emulator and a fresh bootstrap (goal: parallel <= 0.4x sequential)
 #   3. `stackpro --help` vs `sam --version` (goal: stackpro >= 50x faster)
+#   4. a one-line code change of messaging: `deploy --code` vs a full deploy of the same
+#      change (goals: code-only <= 3 s, and >= 5x faster than the full deploy)
+#   5. with 100 ms added before every AWS call by scripts/latency-proxy.py (a region's
+#      latency, loopback only): no-op deploy, `status`, fast rollback (goals: 0.35 s,
+#      0.25 s, 0.35 s), counting round trips rather than milliseconds
 # A measurement, not a test: it prints PASS/FAIL per goal and exits 0 (non-zero only
 # when it could not measure, e.g. a command failed or printed something unexpected).
 #
 # Usage: bash scripts/bench-deploy.sh
-#   RUNS=20 PAR_RUNS=10 HELP_RUNS=50  runs per figure (after warm-up runs)
+#   RUNS=20 PAR_RUNS=10 HELP_RUNS=50 CODE_RUNS=10 LAT_RUNS=10
+#                                     runs per figure (after warm-up runs)
+#   SECTIONS="4 5"                    only these figures (default: all five; the
+#                                     comparison table of 1-3 needs all three)
 #   STACKPRO_BIN=path                 the stackpro binary (default: the release build in
 #                                     ~/.cache/stackpro-release-target, built if missing)
 # Installs what it needs, idempotently: .venv via scripts/setup.sh (moto), and pinned
@@ -26,6 +34,9 @@ ROOT=$(pwd)
 RUNS=${RUNS:-20}
 PAR_RUNS=${PAR_RUNS:-10}
 HELP_RUNS=${HELP_RUNS:-50}
+CODE_RUNS=${CODE_RUNS:-10}
+LAT_RUNS=${LAT_RUNS:-10}
+want() { [[ " ${SECTIONS:-1 2 3 4 5} " == *" $1 "* ]]; }
 AWSCLI_PIN="awscli==1.46.3"
 SAM_PIN="aws-sam-cli==1.170.0"
 BENCH_VENV=.venv-bench
@@ -48,8 +59,8 @@ bench_venv() { # NAME PIN: a venv of its own with exactly PIN installed
     echo "$pin" >"$dir/.bench-pin"
   fi
 }
-bench_venv awscli "$AWSCLI_PIN"
-bench_venv sam "$SAM_PIN"
+want 1 && bench_venv awscli "$AWSCLI_PIN"
+want 3 && bench_venv sam "$SAM_PIN"
 AWS=$ROOT/$BENCH_VENV/awscli/bin/aws
 SAM=$ROOT/$BENCH_VENV/sam/bin/sam
 PY=$ROOT/.venv/bin/python
@@ -220,8 +231,6 @@ spec() { # FILE RUNS WARMUP CMD_JSON...
   "$PY" -c 'import json, sys; json.dump({"runs": int(sys.argv[2]), "warmup": int(sys.argv[3]), "emulator_pid": int(sys.argv[4]), "commands": [json.loads(a) for a in sys.argv[5:]]}, open(sys.argv[1], "w"))' "$file" "$runs" "$warmup" "$EMU_PID" "$@"
 }
 
-# --- 1. no-op deploy ------------------------------------------------------------------
-log "1/3 no-op deploy of messaging: stackpro vs aws cloudformation deploy ($RUNS runs each)"
 quiet() { # runs a set-up step, showing its output only when it fails
   if ! "$@" >"$WORK/step.log" 2>&1; then
     log "set-up step failed: $*"
@@ -229,6 +238,10 @@ quiet() { # runs a set-up step, showing its output only when it fails
     exit 1
   fi
 }
+
+# --- 1. no-op deploy ------------------------------------------------------------------
+if want 1; then
+log "1/5 no-op deploy of messaging: stackpro vs aws cloudformation deploy ($RUNS runs each)"
 quiet "${SP[@]}" bootstrap --env local
 quiet "${SP[@]}" deploy messaging --env local --no-build --yes
 quiet "${SP[@]}" render messaging --env local --out "$WORK/rendered"
@@ -263,9 +276,11 @@ spec "$WORK/noop.json" "$RUNS" 2 \
 NOOP=$(timer "$WORK/noop.json")
 # Still up to date after the aws CLI's runs: both deployed the same thing.
 still=$("${SP_NOOP[@]}" 2>&1 | grep -c "$STACK is up to date" || true)
+fi
 
 # --- 2. four capabilities, parallel vs sequential -------------------------------------
-log "2/3 deploy --all from a wiped emulator: --concurrency 4 vs 1 ($PAR_RUNS runs each)"
+if want 2; then
+log "2/5 deploy --all from a wiped emulator: --concurrency 4 vs 1 ($PAR_RUNS runs each)"
 prepare="curl -fsS -X POST $ENDPOINT/moto-api/reset && $(printf '%q ' "${SP[@]}") bootstrap --env local"
 ncap=${#binaries[@]}
 ALL_EXPECT="Deployed $ncap of $ncap capabilities"
@@ -274,15 +289,100 @@ spec "$WORK/all.json" "$PAR_RUNS" 1 \
   "$(json_cmds c1 "$prepare" "$ALL_EXPECT" 0 "${SP[@]}" deploy --all --env local --no-build --yes --concurrency 1)"
 ALL=$(timer "$WORK/all.json")
 reset_emulator
+fi
 
 # --- 3. start-up: stackpro --help vs sam --version -------------------------------------
-log "3/3 stackpro --help vs sam --version ($HELP_RUNS runs each)"
+if want 3; then
+log "3/5 stackpro --help vs sam --version ($HELP_RUNS runs each)"
 spec "$WORK/help.json" "$HELP_RUNS" 3 \
   "$(json_cmds help '' 'Usage: stackpro' 0 "$BIN" --help)" \
   "$(json_cmds version '' 'stackpro' 0 "$BIN" --version)" \
   "$(json_cmds sam '' 'SAM CLI, version' 0 "$SAM" --version)" \
   "$(json_cmds true '' '' 0 /bin/true)"
 HELP=$(timer "$WORK/help.json")
+fi
+
+# --- 4. code-only vs full deploy of the same one-line change ---------------------------
+SP_DEPLOY=("${SP[@]}" deploy messaging --env local --no-build --yes)
+mbin=$("$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["handler"]["binary"])' handlers/messaging/capability.yaml)
+MZIP=$PROJ/.stackpro/lambda/$mbin/bootstrap.zip
+# A new build of messaging: the `bootstrap` inside the zip gets one new line.
+cat >"$WORK/newzip.py" <<'EOF'
+import sys, time, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    info = zipfile.ZipInfo("bootstrap", (2020, 1, 1, 0, 0, 0))
+    info.external_attr = 0o755 << 16
+    z.writestr(info, "#!/bin/sh\n# stand-in for the messaging handler, change %d\n" % time.time_ns())
+EOF
+newzip="$(printf '%q ' "$PY" "$WORK/newzip.py" "$MZIP")"
+if want 4 || want 5; then
+  quiet "${SP[@]}" bootstrap --env local
+  quiet "${SP_DEPLOY[@]}"
+fi
+if want 4; then
+log "4/5 a one-line code change of messaging: deploy --code vs full deploy ($CODE_RUNS runs each)"
+spec "$WORK/code.json" "$CODE_RUNS" 1 \
+  "$(json_cmds code "$newzip" "Code only messaging" 0 "${SP_DEPLOY[@]}" --code)" \
+  "$(json_cmds full "$newzip" "Updated messaging" 0 "${SP_DEPLOY[@]}")"
+CODE=$(timer "$WORK/code.json")
+quiet "${SP_DEPLOY[@]}"
+"$PY" - "$CODE" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+c, f = r["code"], r["full"]
+print()
+print("| figure | mean / min [ms] | goal | result |")
+print("|---|---|---|---|")
+print("| deploy --code of a one-line change (%d runs) | %.1f / %.1f | <= 3000 ms | %s |"
+      % (c["runs"], c["mean"], c["min"], "PASS" if c["mean"] <= 3000 else "FAIL"))
+print("| full deploy of the same kind of change | %.1f / %.1f | | |" % (f["mean"], f["min"]))
+print("| full / code-only | %.2fx (min %.2fx) | >= 5x | %s |"
+      % (f["mean"] / c["mean"], f["min"] / c["min"], "PASS" if f["mean"] / c["mean"] >= 5 else "FAIL"))
+print("(on the emulator a full deploy has no CloudFormation waits; on AWS it takes tens of seconds)")
+PY
+fi
+
+# --- 5. round trips: 100 ms before every call ---------------------------------------------
+if want 5; then
+log "5/5 no-op deploy, status and fast rollback with 100 ms per call ($LAT_RUNS runs each)"
+PPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$PY" scripts/latency-proxy.py "$PPORT" "$PORT" 100 >"$WORK/proxy.out" 2>&1 &
+PROXY_PID=$!
+trap 'kill "$PROXY_PID" 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 1 50); do grep -q ready "$WORK/proxy.out" 2>/dev/null && break; sleep 0.1; done
+SPP=("$BIN" --project-dir "$PROJ" --endpoint-url "http://127.0.0.1:$PPORT")
+# A second release, so a rollback has somewhere to go.
+"$PY" "$WORK/newzip.py" "$MZIP"
+quiet "${SP_DEPLOY[@]}"
+# Each timed command starts from the newest release, put back directly (untimed).
+restore="$(printf '%q ' "${SP_DEPLOY[@]}")"
+spec "$WORK/latency.json" "$LAT_RUNS" 1 \
+  "$(json_cmds noop "$restore" "is up to date" 0 "${SPP[@]}" deploy messaging --env local --no-build --yes)" \
+  "$(json_cmds status "$restore" "messaging" 0 "${SPP[@]}" status messaging --env local)" \
+  "$(json_cmds rollback "$restore" "Rolled back" 0 "${SPP[@]}" rollback messaging --env local --yes)"
+LAT=$(timer "$WORK/latency.json")
+quiet "${SP_DEPLOY[@]}"
+NOOP_CALLS=$(calls "${SP_DEPLOY[@]}" | tr '\n' ',')
+"$PY" - "$LAT" "$NOOP_CALLS" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+print()
+print("| at 100 ms per call | mean / min [ms] | goal | result |")
+print("|---|---|---|---|")
+for name, label, goal in (("noop", "no-op deploy of messaging", 350),
+                          ("status", "status messaging", 250),
+                          ("rollback", "fast rollback of messaging", 350)):
+    x = r[name]
+    print("| %s (%d runs) | %.1f / %.1f | <= %d ms | %s |"
+          % (label, x["runs"], x["mean"], x["min"], goal, "PASS" if x["mean"] <= goal else "FAIL"))
+print()
+print("- the no-op deploy's calls (identity, then the rest at once): %s" % sys.argv[2].rstrip(","))
+PY
+fi
+
+if ! (want 1 && want 2 && want 3); then
+  exit 0
+fi
 
 # --- the table --------------------------------------------------------------------------
 LOAD_END=$(cut -d' ' -f1 /proc/loadavg)

@@ -246,45 +246,102 @@ pub fn build(project: &Project, caps: &[&Capability]) -> Result<Vec<Artifact>> {
 }
 
 /// The artifact a previous build left for `cap`; an error says to build when there is none.
+/// The hashes come from the file `stackpro build` keeps beside the zip while the zip's
+/// size and modification time are the ones recorded there, so a deploy of an unchanged
+/// build neither reads the zip nor decompresses and hashes the binary again.
 pub fn read_artifact(project: &Project, cap: &Capability) -> Result<Artifact> {
     let zip = zip_path(project, cap);
-    let bytes = std::fs::read(&zip).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            Error::Config {
-                message: format!(
-                    "no handler zip for {} at {}",
-                    cap.name,
-                    project.display_path(&zip).display()
-                ),
-                help: Some(format!(
-                    "run `stackpro build {}` (or deploy without --no-build)",
-                    cap.name
-                )),
-            }
-        } else {
-            Error::Io {
-                action: "read",
-                path: zip.clone(),
-                source,
-            }
-        }
-    })?;
-    let binary_sha256 = bootstrap_sha256(&bytes).map_err(|message| Error::Config {
-        message: format!(
-            "{} is not a Lambda zip: {message}",
-            project.display_path(&zip).display()
-        ),
-        help: Some(format!("rebuild it with `stackpro build {}`", cap.name)),
+    let kept = zip_hashes(&zip).map_err(|err| match err {
+        HashError::Io(source) if source.kind() == std::io::ErrorKind::NotFound => Error::Config {
+            message: format!(
+                "no handler zip for {} at {}",
+                cap.name,
+                project.display_path(&zip).display()
+            ),
+            help: Some(format!(
+                "run `stackpro build {}` (or deploy without --no-build)",
+                cap.name
+            )),
+        },
+        HashError::Io(source) => Error::Io {
+            action: "read",
+            path: zip.clone(),
+            source,
+        },
+        HashError::NotAZip(message) => Error::Config {
+            message: format!(
+                "{} is not a Lambda zip: {message}",
+                project.display_path(&zip).display()
+            ),
+            help: Some(format!("rebuild it with `stackpro build {}`", cap.name)),
+        },
     })?;
     Ok(Artifact {
         capability: cap.name.clone(),
         package: cap.handler.package.clone(),
         binary: cap.handler.binary.clone(),
-        zip_bytes: bytes.len() as u64,
-        code_sha256: code_sha256(&bytes),
-        binary_sha256,
+        zip_bytes: kept.zip_bytes,
+        code_sha256: kept.code_sha256,
+        binary_sha256: kept.binary_sha256,
         zip,
     })
+}
+
+/// The hashes of a zip, kept beside it in `<zip>.hashes.json`: valid while the zip has
+/// the recorded size and modification time.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct KeptHashes {
+    pub zip_bytes: u64,
+    /// The zip's modification time, in nanoseconds since the epoch.
+    pub mtime_ns: u128,
+    /// Hex SHA-256 of the `bootstrap` inside.
+    pub binary_sha256: String,
+    /// Lambda's CodeSha256 of the zip.
+    pub code_sha256: String,
+}
+
+/// Where a zip's hashes are kept.
+pub fn hashes_path(zip: &std::path::Path) -> PathBuf {
+    let mut name = zip.as_os_str().to_owned();
+    name.push(".hashes.json");
+    PathBuf::from(name)
+}
+
+#[derive(Debug)]
+enum HashError {
+    Io(std::io::Error),
+    NotAZip(String),
+}
+
+/// The zip's hashes: the kept ones when the zip's size and mtime match them, else
+/// computed (reading the zip, decompressing and hashing `bootstrap`) and kept.
+fn zip_hashes(zip: &std::path::Path) -> std::result::Result<KeptHashes, HashError> {
+    let meta = std::fs::metadata(zip).map_err(HashError::Io)?;
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let kept = std::fs::read(hashes_path(zip))
+        .ok()
+        .and_then(|text| serde_json::from_slice::<KeptHashes>(&text).ok())
+        .filter(|k| k.zip_bytes == meta.len() && k.mtime_ns == mtime_ns && mtime_ns != 0);
+    if let Some(kept) = kept {
+        return Ok(kept);
+    }
+    let bytes = std::fs::read(zip).map_err(HashError::Io)?;
+    let hashes = KeptHashes {
+        zip_bytes: bytes.len() as u64,
+        mtime_ns,
+        binary_sha256: bootstrap_sha256(&bytes).map_err(HashError::NotAZip)?,
+        code_sha256: code_sha256(&bytes),
+    };
+    // Best effort: without it the next read hashes again, nothing worse.
+    if let Ok(text) = serde_json::to_vec_pretty(&hashes) {
+        let _ = std::fs::write(hashes_path(zip), text);
+    }
+    Ok(hashes)
 }
 
 /// Lambda's `CodeSha256` of a zip: base64 of the SHA-256 of its bytes.
@@ -317,6 +374,36 @@ pub fn bootstrap_sha256(zip: &[u8]) -> std::result::Result<String, String> {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn hashes_are_kept_beside_the_zip_and_trusted_only_for_its_size_and_mtime() {
+        let dir = std::env::temp_dir().join(format!("stackpro-hashes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let zip = dir.join("bootstrap.zip");
+        std::fs::write(&zip, zip_with("bootstrap", b"one")).unwrap();
+        let first = zip_hashes(&zip).unwrap();
+        assert_eq!(first.binary_sha256, hex(&Sha256::digest(b"one")));
+        let kept: KeptHashes =
+            serde_json::from_slice(&std::fs::read(hashes_path(&zip)).unwrap()).unwrap();
+        assert_eq!(kept, first);
+        // Kept hashes are used as they are while size and mtime match: the zip is not
+        // read again (a marker in the kept file comes back).
+        let marked = KeptHashes {
+            binary_sha256: "marker".into(),
+            ..kept.clone()
+        };
+        std::fs::write(hashes_path(&zip), serde_json::to_vec(&marked).unwrap()).unwrap();
+        assert_eq!(zip_hashes(&zip).unwrap().binary_sha256, "marker");
+        // A new build (other size or mtime) is hashed again.
+        std::fs::write(&zip, zip_with("bootstrap", b"two, longer")).unwrap();
+        let second = zip_hashes(&zip).unwrap();
+        assert_eq!(second.binary_sha256, hex(&Sha256::digest(b"two, longer")));
+        assert_eq!(
+            second.code_sha256,
+            code_sha256(&std::fs::read(&zip).unwrap())
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn zip_with(name: &str, content: &[u8]) -> Vec<u8> {
         let mut out = std::io::Cursor::new(Vec::new());

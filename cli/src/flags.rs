@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::aws::AwsContext;
+use crate::aws::{ssm, AwsContext};
 use crate::config::{Catalogue, EnvConfig, FlagKind, FlagValue};
 use crate::error::{nearest, Error, Result};
 
@@ -125,28 +125,20 @@ pub async fn write(
     value: Option<&str>,
     actor: &str,
 ) -> Result<()> {
-    let ssm = aws_sdk_ssm::Client::new(&ctx.config);
     let parameter = parameter_name(env, tenant, name);
     match value {
         Some(value) => {
-            ssm.put_parameter()
-                .name(&parameter)
-                .value(value)
-                .r#type(aws_sdk_ssm::types::ParameterType::String)
-                .overwrite(true)
-                .description(format!("stackpro flag, set by {actor}"))
-                .send()
-                .await
-                .map_err(|e| ctx.error("ssm", "PutParameter", &parameter, e))?;
+            ssm::put_parameter(
+                ctx,
+                &parameter,
+                value,
+                &format!("stackpro flag, set by {actor}"),
+            )
+            .await?;
         }
-        None => match ssm.delete_parameter().name(&parameter).send().await {
-            Ok(_) => {}
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_parameter_not_found()) => {}
-            Err(err) => return Err(ctx.error("ssm", "DeleteParameter", &parameter, err)),
-        },
+        None => {
+            ssm::delete_parameter(ctx, &parameter).await?;
+        }
     }
     Ok(())
 }
@@ -164,69 +156,28 @@ pub struct Stored {
 /// Every flag parameter of the environment, by parameter name: one paginated
 /// GetParametersByPath (values) and DescribeParameters (who changed them).
 pub async fn stored(ctx: &AwsContext, env: &str) -> Result<BTreeMap<String, Stored>> {
-    let ssm = aws_sdk_ssm::Client::new(&ctx.config);
     let path = root(env);
     let mut out = BTreeMap::new();
-    let mut token = None;
-    loop {
-        let page = ssm
-            .get_parameters_by_path()
-            .path(&path)
-            .recursive(true)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| ctx.error("ssm", "GetParametersByPath", &path, e))?;
-        for p in page.parameters() {
-            if let (Some(name), Some(value)) = (p.name(), p.value()) {
-                out.insert(
-                    name.to_string(),
-                    Stored {
-                        value: value.to_string(),
-                        version: p.version(),
-                        changed_at: p.last_modified_date().and_then(rfc3339),
-                        changed_by: None,
-                    },
-                );
-            }
-        }
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
+    for p in ssm::parameters_by_path(ctx, &path).await? {
+        if let (Some(name), Some(value)) = (p.name(), p.value()) {
+            out.insert(
+                name.to_string(),
+                Stored {
+                    value: value.to_string(),
+                    version: p.version(),
+                    changed_at: p.last_modified_date().and_then(rfc3339),
+                    changed_by: None,
+                },
+            );
         }
     }
     if out.is_empty() {
         return Ok(out);
     }
     // Who changed each one: DescribeParameters has the last modifying user.
-    let mut token = None;
-    loop {
-        let page = ssm
-            .describe_parameters()
-            .parameter_filters(
-                aws_sdk_ssm::types::ParameterStringFilter::builder()
-                    .key("Path")
-                    .option("Recursive")
-                    .values(&path)
-                    .build()
-                    .map_err(|e| Error::Aws {
-                        operation: "DescribeParameters",
-                        target: path.clone(),
-                        detail: e.to_string(),
-                    })?,
-            )
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| ctx.error("ssm", "DescribeParameters", &path, e))?;
-        for p in page.parameters() {
-            if let Some(stored) = p.name().and_then(|n| out.get_mut(n)) {
-                stored.changed_by = author(p.last_modified_user(), p.description());
-            }
-        }
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
+    for p in ssm::describe_parameters(ctx, &path).await? {
+        if let Some(stored) = p.name().and_then(|n| out.get_mut(n)) {
+            stored.changed_by = author(p.last_modified_user(), p.description());
         }
     }
     Ok(out)

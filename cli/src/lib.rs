@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod build;
+pub mod code_path;
 pub mod commands;
 pub mod config;
 pub mod deploy;
@@ -14,6 +15,7 @@ pub mod diff;
 pub mod error;
 pub mod flags;
 pub mod lint;
+pub mod planner;
 pub mod printer;
 pub mod progress;
 pub mod project;
@@ -22,6 +24,7 @@ pub mod release;
 pub mod render;
 pub mod stack;
 pub mod tail;
+pub mod template;
 
 use error::ExitStatus;
 use printer::Printer;

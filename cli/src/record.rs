@@ -5,11 +5,31 @@
 //! the record is also the list of earlier deployments that `status` shows and that a
 //! rollback reads; the parameter version is the deployment number.
 
-use aws_sdk_ssm::types::ParameterType;
 use serde::{Deserialize, Serialize};
 
-use crate::aws::AwsContext;
+use crate::aws::{ssm, AwsContext};
 use crate::error::Result;
+
+/// Deployment kinds: how the live version got where the record says.
+/// A deploy through CloudFormation (the stack runs the record's fingerprint).
+pub const KIND_DEPLOY: &str = "deploy";
+/// A full rollback: an earlier template and artifact deployed again.
+pub const KIND_ROLLBACK_FULL: &str = "rollback-full";
+/// A fast rollback: only the alias moved.
+pub const KIND_ROLLBACK: &str = "rollback";
+/// A code-only deploy (`stackpro deploy --code`): UpdateFunctionCode, a version and
+/// the alias, without CloudFormation; the stack's view is behind until the next full
+/// deploy. Its fingerprint is the one the stack will have once it catches up.
+pub const KIND_CODE: &str = "code";
+/// A canary in progress: the record's version takes a share of the traffic.
+pub const KIND_CANARY: &str = "canary";
+/// A canary that an alarm (or a failed watch) rolled back.
+pub const KIND_CANARY_ROLLED_BACK: &str = "canary-rolled-back";
+
+/// The SSM path of the deployment records of an environment.
+pub fn records_path(env: &str) -> String {
+    stackpro_conventions::ssm::deployments(&stackpro_conventions::ssm::prefix(env))
+}
 
 /// One deployment of a capability.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -45,12 +65,15 @@ impl Deployment {
     /// fingerprint (a deploy or a full rollback). Records of a fast rollback or a
     /// rolled-back canary say where the alias was moved, not what the stack deploys.
     pub fn is_release_of_fingerprint(&self) -> bool {
-        matches!(self.kind.as_str(), "deploy" | "rollback-full")
+        matches!(
+            self.kind.as_str(),
+            KIND_DEPLOY | KIND_ROLLBACK_FULL | KIND_CODE
+        )
     }
 }
 
 fn default_kind() -> String {
-    "deploy".into()
+    KIND_DEPLOY.into()
 }
 
 /// `/stackpro/<env>/deployments/<capability>`
@@ -63,63 +86,26 @@ pub fn parameter_name(env: &str, capability: &str) -> String {
 
 /// The last deployment recorded, if any.
 pub async fn latest(ctx: &AwsContext, env: &str, capability: &str) -> Result<Option<Deployment>> {
-    let ssm = aws_sdk_ssm::Client::new(&ctx.config);
     let name = parameter_name(env, capability);
-    match ssm.get_parameter().name(&name).send().await {
-        Ok(out) => Ok(out.parameter().and_then(|p| {
-            let mut d: Deployment = serde_json::from_str(p.value()?).ok()?;
-            d.number = Some(p.version());
-            Some(d)
-        })),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_parameter_not_found()) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(ctx.error("ssm", "GetParameter", &name, err)),
-    }
+    Ok(ssm::get_parameter(ctx, &name)
+        .await?
+        .and_then(|(value, version)| parse(&value, version)))
+}
+
+fn parse(value: &str, version: i64) -> Option<Deployment> {
+    let mut d: Deployment = serde_json::from_str(value).ok()?;
+    d.number = Some(version);
+    Some(d)
 }
 
 /// Every recorded deployment, oldest first.
 pub async fn history(ctx: &AwsContext, env: &str, capability: &str) -> Result<Vec<Deployment>> {
-    let ssm = aws_sdk_ssm::Client::new(&ctx.config);
     let name = parameter_name(env, capability);
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = match ssm
-            .get_parameter_history()
-            .name(&name)
-            .set_next_token(token)
-            .send()
-            .await
-        {
-            Ok(page) => page,
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_parameter_not_found()) =>
-            {
-                return Ok(Vec::new())
-            }
-            Err(err) => return Err(ctx.error("ssm", "GetParameterHistory", &name, err)),
-        };
-        for p in page.parameters() {
-            if let Some(mut d) = p
-                .value()
-                .and_then(|v| serde_json::from_str::<Deployment>(v).ok())
-            {
-                d.number = Some(p.version());
-                out.push(d);
-            }
-        }
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
+    let mut out: Vec<Deployment> = ssm::parameter_history(ctx, &name)
+        .await?
+        .iter()
+        .filter_map(|p| parse(p.value()?, p.version()))
+        .collect();
     out.sort_by_key(|d| d.number);
     Ok(out)
 }
@@ -131,23 +117,16 @@ pub async fn write(
     capability: &str,
     deployment: &Deployment,
 ) -> Result<i64> {
-    let ssm = aws_sdk_ssm::Client::new(&ctx.config);
     let name = parameter_name(env, capability);
     let mut value = deployment.clone();
     value.number = None;
-    let out = ssm
-        .put_parameter()
-        .name(&name)
-        .description(format!(
-            "stackpro deployment record of {capability} in {env}"
-        ))
-        .value(serde_json::to_string(&value).unwrap_or_default())
-        .r#type(ParameterType::String)
-        .overwrite(true)
-        .send()
-        .await
-        .map_err(|e| ctx.error("ssm", "PutParameter", &name, e))?;
-    Ok(out.version())
+    ssm::put_parameter(
+        ctx,
+        &name,
+        &serde_json::to_string(&value).unwrap_or_default(),
+        &format!("stackpro deployment record of {capability} in {env}"),
+    )
+    .await
 }
 
 /// The project's git commit, `-dirty` when the work tree has uncommitted changes;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::aws::AwsContext;
+use crate::aws::{lambda, AwsContext};
 use crate::error::{Error, Result};
 use crate::record::Deployment;
 use crate::render::LIVE_ALIAS;
@@ -20,38 +20,21 @@ pub struct Live {
     pub canary: Option<(String, f64)>,
 }
 
+/// The Sid of the permission that lets the capability's HTTP API invoke the live alias.
+pub const INVOKE_PERMISSION_SID: &str = "stackpro-api-invoke";
+
 /// Reads the live alias; `None` when there is none.
 pub async fn live(ctx: &AwsContext, function: &str) -> Result<Option<Live>> {
-    let lambda = aws_sdk_lambda::Client::new(&ctx.config);
-    match lambda
-        .get_alias()
-        .function_name(function)
-        .name(LIVE_ALIAS)
-        .send()
-        .await
-    {
-        Ok(alias) => Ok(Some(Live {
+    Ok(lambda::get_alias(ctx, function, LIVE_ALIAS)
+        .await?
+        .map(|alias| Live {
             version: alias.function_version().unwrap_or_default().to_string(),
             canary: alias
                 .routing_config()
                 .and_then(|r| r.additional_version_weights())
                 .and_then(|w| w.iter().next())
                 .map(|(v, w)| (v.clone(), *w)),
-        })),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(ctx.error(
-            "lambda",
-            "GetAlias",
-            &format!("{function}:{LIVE_ALIAS}"),
-            err,
-        )),
-    }
+        }))
 }
 
 /// Sends `weight` (0 to 1) of the live alias's traffic to `new`, the rest to `stable`.
@@ -62,28 +45,117 @@ pub async fn start_canary(
     new: &str,
     weight: f64,
 ) -> Result<()> {
-    let lambda = aws_sdk_lambda::Client::new(&ctx.config);
-    lambda
-        .update_alias()
-        .function_name(function)
-        .name(LIVE_ALIAS)
-        .function_version(stable)
-        .routing_config(
-            aws_sdk_lambda::types::AliasRoutingConfiguration::builder()
-                .additional_version_weights(new, weight)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| {
-            ctx.error(
-                "lambda",
-                "UpdateAlias",
-                &format!("{function}:{LIVE_ALIAS}"),
-                e,
+    lambda::update_alias(ctx, function, LIVE_ALIAS, stable, Some((new, weight))).await
+}
+
+/// Publishes a version of the function's current code and configuration. Lambda
+/// refuses (precondition) if the code is not `code_sha256`, the zip this deploy
+/// uploaded, and returns the existing version when nothing changed since the last one.
+pub async fn publish_version(
+    ctx: &AwsContext,
+    function: &str,
+    code_sha256: &str,
+    fingerprint: &str,
+) -> Result<String> {
+    let description = format!(
+        "stackpro deploy {}",
+        &fingerprint[..fingerprint.len().min(16)]
+    );
+    match lambda::publish_version(ctx, function, code_sha256, &description).await? {
+        lambda::Published::Version(v) => Ok(v),
+        lambda::Published::OtherCode => Err(Error::Stack {
+            stack: function.to_string(),
+            message: "runs other code than the artifact this deploy uploaded (CodeSha256 differs)"
+                .into(),
+            help: Some(
+                "another deploy or a manual change updated the function meanwhile; deploy again"
+                    .into(),
+            ),
+        }),
+    }
+}
+
+/// Points the live alias at `version` (creating it the first time), with all
+/// traffic. `current` is the alias as already read, when it was.
+pub async fn point_alias(ctx: &AwsContext, function: &str, version: &str) -> Result<()> {
+    let current = live(ctx, function).await?;
+    point_alias_from(ctx, function, current.as_ref(), version).await
+}
+
+/// [`point_alias`] when the alias was read already (one round trip fewer).
+pub async fn point_alias_from(
+    ctx: &AwsContext,
+    function: &str,
+    current: Option<&Live>,
+    version: &str,
+) -> Result<()> {
+    match current {
+        Some(l) if l.version == version && l.canary.is_none() => Ok(()),
+        Some(_) => lambda::update_alias(ctx, function, LIVE_ALIAS, version, None).await,
+        None => {
+            lambda::create_alias(
+                ctx,
+                function,
+                LIVE_ALIAS,
+                version,
+                "stackpro: the version the API serves",
             )
-        })?;
-    Ok(())
+            .await
+        }
+    }
+}
+
+/// Makes sure the API may invoke the live alias, from exactly `source_arn`.
+pub async fn ensure_invoke_permission(
+    ctx: &AwsContext,
+    function: &str,
+    source_arn: &str,
+) -> Result<()> {
+    let current = lambda::get_policy(ctx, function, LIVE_ALIAS).await?;
+    let statement = current
+        .as_deref()
+        .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+        .and_then(|p| {
+            p["Statement"]
+                .as_array()?
+                .iter()
+                .find(|s| s["Sid"] == INVOKE_PERMISSION_SID)
+                .cloned()
+        });
+    if let Some(statement) = &statement {
+        if statement.to_string().contains(source_arn) {
+            return Ok(());
+        }
+        lambda::remove_permission(ctx, function, LIVE_ALIAS, INVOKE_PERMISSION_SID).await?;
+    }
+    lambda::add_invoke_permission(
+        ctx,
+        function,
+        LIVE_ALIAS,
+        INVOKE_PERMISSION_SID,
+        "apigateway.amazonaws.com",
+        source_arn,
+    )
+    .await
+}
+
+/// The execute-api ARN that may invoke the live alias: every stage and route of the API.
+pub fn api_source_arn(region: &str, account: &str, api_id: &str) -> String {
+    format!(
+        "arn:{}:execute-api:{region}:{account}:{api_id}/*/*",
+        partition(region)
+    )
+}
+
+/// The ARN partition of a region.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
 }
 
 /// A canary's traffic share and how long it is watched: `10%:5m`.
@@ -134,19 +206,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 
 /// Why a canary must stop: the alarms of the capability in ALARM, by name.
 pub async fn alarms_firing(ctx: &AwsContext, stack_name: &str) -> Result<Vec<String>> {
-    let cloudwatch = aws_sdk_cloudwatch::Client::new(&ctx.config);
-    let out = cloudwatch
-        .describe_alarms()
-        .alarm_name_prefix(format!("{stack_name}-"))
-        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
-        .send()
-        .await
-        .map_err(|e| ctx.error("cloudwatch", "DescribeAlarms", stack_name, e))?;
-    Ok(out
-        .metric_alarms()
-        .iter()
-        .filter_map(|a| a.alarm_name().map(str::to_string))
-        .collect())
+    crate::aws::cloudwatch::alarms_in_alarm(ctx, &format!("{stack_name}-"), stack_name).await
 }
 
 /// How a watched canary ended.
@@ -265,6 +325,17 @@ mod tests {
             kind: "deploy".into(),
             number: Some(n),
         }
+    }
+
+    #[test]
+    fn partitions() {
+        assert_eq!(partition("eu-west-1"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(
+            api_source_arn("eu-west-1", "123", "abc"),
+            "arn:aws:execute-api:eu-west-1:123:abc/*/*"
+        );
     }
 
     #[test]

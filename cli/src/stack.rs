@@ -1,35 +1,23 @@
-//! CloudFormation stack operations (network): read a stack, create or update it, and
-//! wait for it to settle with adaptive polling.
+//! CloudFormation stack operations: read a stack, create or update it, wait for it to
+//! settle with adaptive polling, follow its events, make change sets.
 //!
-//! Template logic (rendering, parsing) lives in `render`; this module only talks to
-//! CloudFormation.
+//! Template logic (rendering, parsing) lives in `render`; the calls themselves are in
+//! [`crate::aws::cloudformation`]; this module strings them together.
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{
-    Capability, ChangeSetStatus, ChangeSetType, Parameter, Stack, StackEvent, StackStatus, Tag,
+    ChangeSetStatus, ChangeSetType, Stack, StackEvent, StackStatus,
 };
-use aws_sdk_cloudformation::Client;
 use serde::Serialize;
 
+use crate::aws::cloudformation::{self as cfn, StackInput};
 use crate::aws::AwsContext;
 use crate::error::{Error, Result};
 
 /// Reads a stack; `None` when it does not exist.
-pub async fn describe(ctx: &AwsContext, cfn: &Client, name: &str) -> Result<Option<Stack>> {
-    match cfn.describe_stacks().stack_name(name).send().await {
-        Ok(out) => Ok(out.stacks().first().cloned()),
-        Err(err)
-            if err
-                .as_service_error()
-                .and_then(|e| e.message())
-                .is_some_and(|m| m.contains("does not exist")) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(ctx.error("cloudformation", "DescribeStacks", name, err)),
-    }
+pub async fn describe(ctx: &AwsContext, name: &str) -> Result<Option<Stack>> {
+    cfn::describe_stack(ctx, name).await
 }
 
 /// What a create-or-update did.
@@ -44,24 +32,25 @@ pub enum Applied {
 /// Creates the stack, or updates it when it exists; "no updates" is success.
 pub async fn create_or_update(
     ctx: &AwsContext,
-    cfn: &Client,
     name: &str,
     template: &str,
     stack_tags: &std::collections::BTreeMap<String, String>,
     termination_protection: bool,
+    policy: Option<&str>,
 ) -> Result<(Applied, Stack)> {
-    let existing = describe(ctx, cfn, name).await?;
+    let existing = describe(ctx, name).await?;
+    let no_params = Default::default();
+    let input = StackInput {
+        name,
+        template,
+        params: &no_params,
+        tags: stack_tags,
+        termination_protection,
+        policy,
+    };
     let applied = match existing.as_ref().and_then(|s| s.stack_status()) {
         None => {
-            cfn.create_stack()
-                .stack_name(name)
-                .template_body(template)
-                .capabilities(Capability::CapabilityIam)
-                .set_tags(Some(tags(stack_tags)))
-                .enable_termination_protection(termination_protection)
-                .send()
-                .await
-                .map_err(|e| ctx.error("cloudformation", "CreateStack", name, e))?;
+            cfn::create_stack(ctx, &input).await?;
             Applied::Created
         }
         Some(status) if is_in_progress(status) => {
@@ -71,40 +60,17 @@ pub async fn create_or_update(
                 detail: format!("the stack is {status} and cannot be updated until that ends; run the command again once it has settled"),
             })
         }
-        Some(_) if deployed_matches(ctx, cfn, name, template, stack_tags, existing.as_ref()).await? => {
+        Some(_) if deployed_matches(ctx, name, template, stack_tags, existing.as_ref()).await? => {
             Applied::UpToDate
         }
-        Some(_) => {
-            let result = cfn
-                .update_stack()
-                .stack_name(name)
-                .template_body(template)
-                .capabilities(Capability::CapabilityIam)
-                .set_tags(Some(tags(stack_tags)))
-                .send()
-                .await;
-            match result {
-                Ok(_) => Applied::Updated,
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .and_then(|e| e.message())
-                        .is_some_and(|m| m.contains("No updates are to be performed")) =>
-                {
-                    Applied::UpToDate
-                }
-                Err(err) => return Err(ctx.error("cloudformation", "UpdateStack", name, err)),
-            }
-        }
+        Some(_) if cfn::update_stack(ctx, &input, None).await? => Applied::Updated,
+        Some(_) => Applied::UpToDate,
     };
     let stack = match (applied, existing) {
         (Applied::UpToDate, Some(stack)) => stack,
-        _ => wait_settled(ctx, cfn, name, Duration::from_secs(30 * 60)).await?,
+        _ => wait_settled(ctx, name, Duration::from_secs(30 * 60)).await?,
     };
-    let status = stack
-        .stack_status()
-        .cloned()
-        .unwrap_or(StackStatus::CreateComplete);
+    let status = require_status(&stack, name)?;
     if !is_success(&status) {
         return Err(Error::Aws {
             operation: "stack operation",
@@ -118,11 +84,20 @@ pub async fn create_or_update(
     Ok((applied, stack))
 }
 
+/// A stack's status; a stack read without one is an error (never taken for a
+/// success).
+pub fn require_status(stack: &Stack, name: &str) -> Result<StackStatus> {
+    stack.stack_status().cloned().ok_or_else(|| Error::Aws {
+        operation: "DescribeStacks",
+        target: name.to_string(),
+        detail: "the answer has no StackStatus, so the stack's state is unknown; run the command again, and report it if it persists".into(),
+    })
+}
+
 /// Whether the stack already runs exactly this template with these tags: then there is
 /// nothing to update, and no change set or update call is made.
 async fn deployed_matches(
     ctx: &AwsContext,
-    cfn: &Client,
     name: &str,
     template: &str,
     stack_tags: &std::collections::BTreeMap<String, String>,
@@ -134,31 +109,31 @@ async fn deployed_matches(
     if tag_values(stack) != *stack_tags {
         return Ok(false);
     }
-    Ok(template_body(ctx, cfn, name).await? == template)
+    Ok(template_body(ctx, name).await? == template)
 }
 
 /// Polls until the stack is in no `*_IN_PROGRESS` state: fast at first, then slower,
 /// with jitter; throttling only slows it down.
-pub async fn wait_settled(
-    ctx: &AwsContext,
-    cfn: &Client,
-    name: &str,
-    limit: Duration,
-) -> Result<Stack> {
+pub async fn wait_settled(ctx: &AwsContext, name: &str, limit: Duration) -> Result<Stack> {
     let start = Instant::now();
     let mut poll = Backoff::new();
     loop {
-        match cfn.describe_stacks().stack_name(name).send().await {
-            Ok(out) => {
-                if let Some(stack) = out.stacks().first() {
-                    if !stack.stack_status().is_some_and(is_in_progress) {
-                        return Ok(stack.clone());
-                    }
+        match cfn::describe_stack(ctx, name).await {
+            Ok(Some(stack)) => {
+                if !stack.stack_status().is_some_and(is_in_progress) {
+                    return Ok(stack);
                 }
                 poll.step();
             }
-            Err(err) if err.code().is_some_and(|c| c.contains("Throttl")) => poll.throttled(),
-            Err(err) => return Err(ctx.error("cloudformation", "DescribeStacks", name, err)),
+            Ok(None) => {
+                return Err(Error::Aws {
+                    operation: "DescribeStacks",
+                    target: name.to_string(),
+                    detail: format!("Stack with id {name} does not exist"),
+                })
+            }
+            Err(err) if err.is_throttling() => poll.throttled(),
+            Err(err) => return Err(err),
         }
         if start.elapsed() > limit {
             return Err(Error::Aws {
@@ -385,18 +360,14 @@ pub fn failures(events: &[Event]) -> Vec<Failure> {
 
 /// The failed resources of the stack's last operation (events since it began), for a
 /// stack found in a failed state; what cannot be read is an empty list.
-pub async fn last_operation_failures(
-    ctx: &AwsContext,
-    cfn: &Client,
-    found: &Stack,
-) -> Vec<Failure> {
+pub async fn last_operation_failures(ctx: &AwsContext, found: &Stack) -> Vec<Failure> {
     let name = found.stack_id().or(found.stack_name()).unwrap_or_default();
     let began = found
         .last_updated_time()
         .or(found.creation_time())
         .cloned()
         .unwrap_or(aws_smithy_types::DateTime::from_secs(0));
-    events_since(ctx, cfn, name, &began, &Default::default())
+    events_since(ctx, name, &began, &Default::default())
         .await
         .map(|events| failures(&events))
         .unwrap_or_default()
@@ -406,7 +377,6 @@ pub async fn last_operation_failures(
 /// `seen`, oldest first. Reads pages newest-first and stops at the first older event.
 pub async fn events_since(
     ctx: &AwsContext,
-    cfn: &Client,
     name: &str,
     since: &aws_smithy_types::DateTime,
     seen: &std::collections::HashSet<String>,
@@ -414,27 +384,12 @@ pub async fn events_since(
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     'pages: loop {
-        let page = cfn
-            .describe_stack_events()
-            .stack_name(name)
-            .set_next_token(token.clone())
-            .send()
-            .await;
-        let page = match page {
-            Ok(p) => p,
-            Err(err) if err.code().is_some_and(|c| c.contains("Throttl")) => {
-                return Err(EventsError::Throttled)
-            }
-            Err(err) => {
-                return Err(EventsError::Other(ctx.error(
-                    "cloudformation",
-                    "DescribeStackEvents",
-                    name,
-                    err,
-                )))
-            }
+        let (events, next) = match cfn::stack_events(ctx, name, token.take()).await {
+            Ok(page) => page,
+            Err(err) if err.is_throttling() => return Err(EventsError::Throttled),
+            Err(err) => return Err(EventsError::Other(err)),
         };
-        for e in page.stack_events() {
+        for e in &events {
             if e.timestamp()
                 .is_some_and(|t| t.as_nanos() < since.as_nanos())
             {
@@ -446,7 +401,7 @@ pub async fn events_since(
             }
             out.push(Event::from_sdk(e));
         }
-        token = page.next_token().map(str::to_string);
+        token = next;
         if token.is_none() {
             break;
         }
@@ -473,14 +428,8 @@ impl Baseline {
 
     /// The stack's newest events, read before an operation starts, so only the
     /// operation's own events are shown (without trusting this machine's clock).
-    pub async fn read(ctx: &AwsContext, cfn: &Client, name: &str) -> Result<Self> {
-        let page = cfn
-            .describe_stack_events()
-            .stack_name(name)
-            .send()
-            .await
-            .map_err(|e| ctx.error("cloudformation", "DescribeStackEvents", name, e))?;
-        let events = page.stack_events();
+    pub async fn read(ctx: &AwsContext, name: &str) -> Result<Self> {
+        let (events, _) = cfn::stack_events(ctx, name, None).await?;
         Ok(Baseline {
             since: events
                 .first()
@@ -514,7 +463,6 @@ pub struct Watched {
 /// throttling only slows it down.
 pub async fn watch(
     ctx: &AwsContext,
-    cfn: &Client,
     name: &str,
     baseline: Baseline,
     limit: Duration,
@@ -526,7 +474,7 @@ pub async fn watch(
     let mut all = Vec::new();
     loop {
         let mut throttled = false;
-        match events_since(ctx, cfn, name, &since, &seen).await {
+        match events_since(ctx, name, &since, &seen).await {
             Ok(events) => {
                 for e in events {
                     seen.insert(e.event_id.clone());
@@ -538,26 +486,20 @@ pub async fn watch(
             Err(EventsError::Other(err)) => return Err(err),
         }
         if !throttled {
-            match cfn.describe_stacks().stack_name(name).send().await {
-                Ok(out) => {
-                    if let Some(stack) = out.stacks().first() {
-                        if !stack.stack_status().is_some_and(is_in_progress) {
-                            // Events written between the last read and the end.
-                            if let Ok(events) = events_since(ctx, cfn, name, &since, &seen).await {
-                                for e in events {
-                                    on_event(&e);
-                                    all.push(e);
-                                }
-                            }
-                            return Ok(Watched {
-                                stack: stack.clone(),
-                                events: all,
-                            });
+            match cfn::describe_stack(ctx, name).await {
+                Ok(Some(stack)) if !stack.stack_status().is_some_and(is_in_progress) => {
+                    // Events written between the last read and the end.
+                    if let Ok(events) = events_since(ctx, name, &since, &seen).await {
+                        for e in events {
+                            on_event(&e);
+                            all.push(e);
                         }
                     }
+                    return Ok(Watched { stack, events: all });
                 }
-                Err(err) if err.code().is_some_and(|c| c.contains("Throttl")) => throttled = true,
-                Err(err) => return Err(ctx.error("cloudformation", "DescribeStacks", name, err)),
+                Ok(_) => {}
+                Err(err) if err.is_throttling() => throttled = true,
+                Err(err) => return Err(err),
             }
         }
         if throttled {
@@ -577,27 +519,6 @@ pub async fn watch(
         }
         tokio::time::sleep(poll.delay()).await;
     }
-}
-
-/// Stack parameters from a map.
-pub fn parameters(values: &std::collections::BTreeMap<String, String>) -> Vec<Parameter> {
-    values
-        .iter()
-        .map(|(k, v)| {
-            Parameter::builder()
-                .parameter_key(k)
-                .parameter_value(v)
-                .build()
-        })
-        .collect()
-}
-
-/// Stack tags from a map.
-pub fn tags(values: &std::collections::BTreeMap<String, String>) -> Vec<Tag> {
-    values
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
 }
 
 /// A change set's view of one resource change.
@@ -624,14 +545,8 @@ pub struct ChangeSet {
 
 /// Creates an UPDATE change set and waits for it to be ready. A change set with no
 /// changes is deleted and reported `empty`: an empty change set is a success.
-pub async fn create_change_set(
-    ctx: &AwsContext,
-    cfn: &Client,
-    stack: &str,
-    template: &str,
-    params: &std::collections::BTreeMap<String, String>,
-    stack_tags: &std::collections::BTreeMap<String, String>,
-) -> Result<ChangeSet> {
+pub async fn create_change_set(ctx: &AwsContext, input: &StackInput<'_>) -> Result<ChangeSet> {
+    let stack = input.name;
     let name = format!(
         "stackpro-{}",
         std::time::SystemTime::now()
@@ -639,68 +554,28 @@ pub async fn create_change_set(
             .map(|d| d.as_millis())
             .unwrap_or(0)
     );
-    let created = cfn
-        .create_change_set()
-        .stack_name(stack)
-        .change_set_name(&name)
-        .change_set_type(ChangeSetType::Update)
-        .template_body(template)
-        .set_parameters(Some(parameters(params)))
-        .set_tags(Some(tags(stack_tags)))
-        .capabilities(Capability::CapabilityIam)
-        .description("created by stackpro deploy")
-        .send()
-        .await
-        .map_err(|e| ctx.error("cloudformation", "CreateChangeSet", stack, e))?;
-    let id = created.id().unwrap_or(&name).to_string();
+    let id = cfn::create_change_set(ctx, input, &name, ChangeSetType::Update).await?;
     let mut poll = Backoff::new();
     let start = Instant::now();
     loop {
-        let described = match cfn
-            .describe_change_set()
-            .change_set_name(&id)
-            .stack_name(stack)
-            .send()
-            .await
-        {
+        let described = match cfn::describe_change_set(ctx, stack, &id).await {
             Ok(d) => d,
-            Err(err) if err.code().is_some_and(|c| c.contains("Throttl")) => {
+            Err(err) if err.is_throttling() => {
                 poll.throttled();
                 tokio::time::sleep(poll.delay()).await;
                 continue;
             }
-            Err(err) => return Err(ctx.error("cloudformation", "DescribeChangeSet", stack, err)),
+            Err(err) => return Err(err),
         };
         match described.status() {
+            // Change sets list pages of 100 changes; ours are far smaller, and a larger
+            // one is still executed whole. A ready change set is not empty:
+            // CloudFormation fails one that has nothing to change (below).
             Some(ChangeSetStatus::CreateComplete) => {
-                let mut changes = Vec::new();
-                for c in described.changes() {
-                    let Some(rc) = c.resource_change() else {
-                        continue;
-                    };
-                    changes.push(ChangeSetChange {
-                        action: rc
-                            .action()
-                            .map(|a| a.as_str().to_string())
-                            .unwrap_or_default(),
-                        logical_id: rc.logical_resource_id().unwrap_or_default().to_string(),
-                        resource_type: rc.resource_type().unwrap_or_default().to_string(),
-                        replacement: rc.replacement().map(|r| r.as_str().to_string()),
-                        properties: rc
-                            .details()
-                            .iter()
-                            .filter_map(|d| d.target().and_then(|t| t.name()))
-                            .map(str::to_string)
-                            .collect(),
-                    });
-                }
-                // Change sets list pages of 100 changes; ours are far smaller, and a
-                // larger one is still executed whole. A ready change set is not empty:
-                // CloudFormation fails one that has nothing to change (below).
                 return Ok(ChangeSet {
                     id,
                     name,
-                    changes,
+                    changes: change_set_changes(&described),
                     empty: false,
                 });
             }
@@ -709,7 +584,7 @@ pub async fn create_change_set(
                 if reason.contains("didn't contain changes")
                     || reason.contains("No updates are to be performed")
                 {
-                    delete_change_set(ctx, cfn, stack, &id).await?;
+                    cfn::delete_change_set(ctx, stack, &id).await?;
                     return Ok(ChangeSet {
                         id,
                         name,
@@ -717,7 +592,7 @@ pub async fn create_change_set(
                         empty: true,
                     });
                 }
-                let _ = delete_change_set(ctx, cfn, stack, &id).await;
+                let _ = cfn::delete_change_set(ctx, stack, &id).await;
                 return Err(Error::Aws {
                     operation: "CreateChangeSet",
                     target: stack.to_string(),
@@ -737,19 +612,34 @@ pub async fn create_change_set(
     }
 }
 
-pub async fn delete_change_set(
-    ctx: &AwsContext,
-    cfn: &Client,
-    stack: &str,
-    id: &str,
-) -> Result<()> {
-    cfn.delete_change_set()
-        .stack_name(stack)
-        .change_set_name(id)
-        .send()
-        .await
-        .map_err(|e| ctx.error("cloudformation", "DeleteChangeSet", stack, e))?;
-    Ok(())
+/// The resource changes a described change set lists.
+fn change_set_changes(
+    described: &aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput,
+) -> Vec<ChangeSetChange> {
+    described
+        .changes()
+        .iter()
+        .filter_map(|c| c.resource_change())
+        .map(|rc| ChangeSetChange {
+            action: rc
+                .action()
+                .map(|a| a.as_str().to_string())
+                .unwrap_or_default(),
+            logical_id: rc.logical_resource_id().unwrap_or_default().to_string(),
+            resource_type: rc.resource_type().unwrap_or_default().to_string(),
+            replacement: rc.replacement().map(|r| r.as_str().to_string()),
+            properties: rc
+                .details()
+                .iter()
+                .filter_map(|d| d.target().and_then(|t| t.name()))
+                .map(str::to_string)
+                .collect(),
+        })
+        .collect()
+}
+
+pub async fn delete_change_set(ctx: &AwsContext, stack: &str, id: &str) -> Result<()> {
+    cfn::delete_change_set(ctx, stack, id).await
 }
 
 /// The stack's outputs as a map.
@@ -784,15 +674,9 @@ pub fn tag_values(stack: &Stack) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
-/// The deployed template's text.
-pub async fn template_body(ctx: &AwsContext, cfn: &Client, name: &str) -> Result<String> {
-    let out = cfn
-        .get_template()
-        .stack_name(name)
-        .send()
-        .await
-        .map_err(|e| ctx.error("cloudformation", "GetTemplate", name, e))?;
-    Ok(out.template_body().unwrap_or_default().to_string())
+/// The deployed template's text (empty when the stack does not exist).
+pub async fn template_body(ctx: &AwsContext, name: &str) -> Result<String> {
+    Ok(cfn::get_template(ctx, name).await?.unwrap_or_default())
 }
 
 #[cfg(test)]

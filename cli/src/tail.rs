@@ -147,28 +147,19 @@ pub enum Poll {
 }
 
 /// Reads one page of new events of `group` and schedules its next read.
-pub async fn poll(
-    ctx: &AwsContext,
-    logs: &aws_sdk_cloudwatchlogs::Client,
-    group: &mut Group,
-    filter: Option<&str>,
-) -> Result<Poll> {
-    let result = logs
-        .filter_log_events()
-        .log_group_name(&group.name)
-        .start_time(group.start)
-        .set_filter_pattern(filter.map(str::to_string))
-        .set_next_token(group.token.clone())
-        .send()
-        .await;
+pub async fn poll(ctx: &AwsContext, group: &mut Group, filter: Option<&str>) -> Result<Poll> {
+    let result = crate::aws::logs::filter_log_events(
+        ctx,
+        &group.name,
+        group.start,
+        filter,
+        group.token.clone(),
+    )
+    .await;
     let now = Instant::now();
     let page = match result {
-        Ok(page) => page,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
+        Ok(Some(page)) => page,
+        Ok(None) => {
             group.missing = true;
             group.interval = IDLE;
             group.next_poll = now + group.interval;
@@ -176,19 +167,16 @@ pub async fn poll(
             group.missing_said = true;
             return Ok(Poll::Missing { first });
         }
-        Err(err)
-            if aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata::code(&err)
-                .is_some_and(|c| c.contains("Throttl")) =>
-        {
+        Err(err) if err.is_throttling() => {
             group.interval = (group.interval * 2).min(THROTTLED);
             group.next_poll = now + group.interval;
             return Ok(Poll::Lines(Vec::new()));
         }
-        Err(err) => return Err(ctx.error("logs", "FilterLogEvents", &group.name, err)),
+        Err(err) => return Err(err),
     };
     group.missing = false;
     let mut lines = Vec::new();
-    for e in page.events() {
+    for e in &page.events {
         let id = e.event_id().unwrap_or_default().to_string();
         let ts = e.timestamp().unwrap_or(0);
         if group.seen.insert(id.clone(), ts).is_some() {
@@ -209,7 +197,7 @@ pub async fn poll(
             fields,
         });
     }
-    group.token = page.next_token().map(str::to_string);
+    group.token = page.next_token;
     if group.token.is_none() {
         // Move on, keeping a window for late arrivals; forget ids that left it.
         group.start = group.start.max(group.newest - LATE_WINDOW_MS);

@@ -60,14 +60,14 @@ pub fn run(args: BootstrapArgs, global: &GlobalArgs, printer: &Printer) -> Resul
             "Bootstrapping",
             &format!("{} in {}", rendered.stack_name, ctx.region),
         );
-        let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
         let (action, stack) = stack::create_or_update(
             &ctx,
-            &cfn,
             &rendered.stack_name,
             &rendered.template,
             &rendered.tags,
             env.termination_protection,
+            // The artifact bucket is guarded like every stateful resource.
+            Some(&crate::planner::stack_policy()),
         )
         .await?;
         let bucket = stack

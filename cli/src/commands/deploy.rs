@@ -47,6 +47,11 @@ pub struct DeployArgs {
     /// then promote or roll back automatically, e.g. 10%:5m
     #[arg(long, value_name = "PERCENT%:DURATION")]
     pub canary: Option<crate::release::CanarySpec>,
+    /// Ship only the handler's code (UpdateFunctionCode, a version, the alias), without
+    /// CloudFormation; refused when more than the code changed, and where the
+    /// environment's `fast_paths` do not list `code`
+    #[arg(long, conflicts_with_all = ["canary", "allow_replace", "dry_run"])]
+    pub code: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -80,6 +85,7 @@ impl fmt::Display for DeployReport {
                     Decision::Reconcile => "Unchanged",
                     Decision::Refused => "Refused",
                     Decision::NotStarted => "Not started",
+                    Decision::Code => "Code only",
                 }
             };
             writeln!(
@@ -148,9 +154,13 @@ impl fmt::Display for DeployReport {
     }
 }
 
+/// The runbook's steps 1 to 3 and 8; the per-capability steps are in
+/// [`crate::deploy`], numbered as in `docs/ARCHITECTURE.md`.
 pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<()> {
     let start = Instant::now();
-    // 1. Configuration: the project, the capabilities, the environment.
+    // 1. Configuration: the project, the capabilities, the environment. A protected
+    //    environment needs a yes; where nobody can give one, say so now, before
+    //    anything is built or changed.
     let (project, catalogue) = global.load()?;
     let capabilities: Vec<_> = args
         .selection
@@ -159,204 +169,52 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         .cloned()
         .collect();
     let env = catalogue.load_env(&project, &args.env)?;
-
-    // A protected environment needs a yes; where nobody can give one, say so now,
-    // before anything is built or changed.
-    let protected = env.termination_protection;
+    if args.code {
+        crate::code_path::check_allowed(&env)?;
+    }
     require_answerable(
-        protected && !args.dry_run,
+        env.termination_protection && !args.dry_run,
         args.yes,
         &format!("deploying to {}", env.name),
         "pass --yes to deploy without asking (CI), or run from a terminal",
     )?;
-
     // 2. Build (or take the last build) and render: no network yet.
-    let refs: Vec<&_> = capabilities.iter().collect();
-    let artifacts = if args.no_build {
-        refs.iter()
-            .map(|c| build::read_artifact(&project, c))
-            .collect::<Result<Vec<_>>>()?
-    } else {
-        let packages = build::workspace_binaries(&project)?;
-        for cap in &refs {
-            if let Some(reason) = build::missing_crate(cap, &packages) {
-                return Err(Error::Config {
-                    message: format!("cannot build {}: {reason}", cap.name),
-                    help: Some(format!(
-                        "add the handler crate to the workspace, or deploy a zip built elsewhere with --no-build (expected at {})",
-                        project.display_path(&build::zip_path(&project, cap)).display()
-                    )),
-                });
-            }
-        }
-        printer.status(
-            "Building",
-            &format!("{} handler(s) with cargo-lambda", refs.len()),
-        );
-        build::build(&project, &refs)?
-    };
+    let artifacts = build_artifacts(&project, &capabilities, args.no_build, printer)?;
     let renderer = Renderer::new(&project);
     let rendered = capabilities
         .iter()
         .map(|c| renderer.render(c, &env))
         .collect::<Result<Vec<_>>>()?;
-
     let names: Vec<&str> = capabilities.iter().map(|c| c.name.as_str()).collect();
     let progress = Progress::new(printer, &names);
     let progress_mode = progress.mode();
     let runtime = super::parallel_runtime()?;
-
     let report = runtime.block_on(async {
-        let ctx = AwsContext::load(&global.aws, &env).await;
-        // Who is deploying, and is it the environment's account.
-        let identity = aws::caller_identity(&ctx).await?;
-        aws::check_account(&env, &identity)?;
-        let bucket = deploy::artifact_bucket(&env.name, &identity.account, &ctx.region);
-        deploy::check_bucket(&ctx, &env.name, &bucket).await?;
-        let shared = Arc::new(Shared {
-            bucket,
-            git_commit: crate::record::git_commit(project.root()),
-            options: Options {
-                allow_replace: args.allow_replace,
-                no_wait: args.no_wait,
-                canary: args.canary,
-                record_kind: None,
-            },
-            identity,
-            env: env.clone(),
-            ctx,
-            progress,
-        });
-        let limit = Arc::new(tokio::sync::Semaphore::new(args.concurrency as usize));
-
-        // 3-6. Prepare every capability in parallel: upload, read the stack, decide,
-        // diff and change set. Nothing is executed yet.
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, ((cap, rendered), artifact)) in capabilities
+        // 3. Who is deploying, and is it the environment's account.
+        let shared = Arc::new(connect(&args, global, &env, &project, progress).await?);
+        // 4-7 for every capability, 8 the previews and the one confirmation, 9-11.
+        let work: Vec<_> = capabilities
             .iter()
             .cloned()
             .zip(rendered)
             .zip(artifacts)
-            .enumerate()
-        {
-            let shared = shared.clone();
-            let limit = limit.clone();
-            tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                let name = cap.name.clone();
-                (
-                    i,
-                    name,
-                    deploy::prepare(shared, cap, rendered, artifact).await,
-                )
+            .collect();
+        if args.code {
+            let finished = code_all(&shared, work).await?;
+            return Ok(DeployReport {
+                environment: env.name.clone(),
+                dry_run: false,
+                capabilities: finished,
+                duration_ms: start.elapsed().as_millis(),
             });
         }
-        let mut prepared: Vec<(usize, String, Result<Plan>)> = tasks.join_all().await;
-        prepared.sort_by_key(|(i, _, _)| *i);
-
-        // Show every preview.
-        let mut plans = Vec::new();
-        let mut finished: Vec<CapabilityReport> = Vec::new();
-        for (_, name, result) in prepared {
-            match result {
-                Ok(plan) => {
-                    show_plan(&shared.progress, &plan);
-                    plans.push(plan);
-                }
-                Err(err) => {
-                    shared.progress.finish(&name, "FAILED before any change");
-                    finished.push(failed_before_start(&name, &env.stack_name(&name), err));
-                }
-            }
-        }
-
-        // What a yes is asked for: stack changes, and live versions that would move
-        // (a reconcile after a rollback puts the deployed version back).
-        let changes = plans
-            .iter()
-            .filter(|p| {
-                matches!(
-                    p.decision,
-                    Decision::Create | Decision::Update | Decision::Reconcile
-                )
-            })
-            .count();
-        if args.dry_run {
-            // Nothing executes: remove the change sets we made.
-            for plan in &mut plans {
-                if let Some(cs) = plan
-                    .change_set
-                    .as_ref()
-                    .filter(|cs| !cs.empty && plan.decision == Decision::Update)
-                {
-                    let cfn = aws_sdk_cloudformation::Client::new(&shared.ctx.config);
-                    // Every capability is cleaned up and reported, whatever one delete says.
-                    if let Err(err) =
-                        crate::stack::delete_change_set(&shared.ctx, &cfn, &plan.stack_name, &cs.id)
-                            .await
-                    {
-                        plan.notes.push(format!(
-                            "the preview's change set {} could not be deleted ({})",
-                            cs.name,
-                            err.one_line()
-                        ));
-                    }
-                }
-                finished.push(preview_report(plan));
-            }
+        let (plans, mut finished) = prepare_all(&shared, work, args.concurrency).await?;
+        finished.extend(if args.dry_run {
+            dry_run(&shared, plans).await
         } else {
-            // 7. Confirm: protected environments ask, once, for everything shown above.
-            if protected && !args.yes && changes > 0 {
-                let question = format!(
-                    "Deploy {changes} capability change(s) (stack or live version) to {}? [y/N] ",
-                    env.name
-                );
-                let yes = shared.progress.suspend(|| ask(&question))?;
-                if !yes {
-                    let cfn = aws_sdk_cloudformation::Client::new(&shared.ctx.config);
-                    for plan in &plans {
-                        if let Some(cs) = plan
-                            .change_set
-                            .as_ref()
-                            .filter(|cs| !cs.empty && plan.decision == Decision::Update)
-                        {
-                            let _ = crate::stack::delete_change_set(
-                                &shared.ctx,
-                                &cfn,
-                                &plan.stack_name,
-                                &cs.id,
-                            )
-                            .await;
-                        }
-                    }
-                    return Err(Error::Failed(format!(
-                        "deploy to {} cancelled: nothing was changed",
-                        env.name
-                    )));
-                }
-            }
-
-            // 8-10. Execute in parallel, follow events, point the alias, record.
-            let mut tasks = tokio::task::JoinSet::new();
-            for (i, plan) in plans.into_iter().enumerate() {
-                let shared = shared.clone();
-                let limit = limit.clone();
-                tasks.spawn(async move {
-                    let _permit = limit.acquire_owned().await;
-                    let diff = plan.diff.clone();
-                    (
-                        i,
-                        CapabilityReport {
-                            outcome: deploy::execute(shared, plan).await,
-                            diff,
-                        },
-                    )
-                });
-            }
-            let mut done: Vec<(usize, CapabilityReport)> = tasks.join_all().await;
-            done.sort_by_key(|(i, _)| *i);
-            finished.extend(done.into_iter().map(|(_, r)| r));
-        }
+            confirm(&shared, &args, &plans).await?;
+            execute_all(&shared, plans, args.concurrency).await
+        });
         let order = |c: &CapabilityReport| names.iter().position(|n| *n == c.outcome.capability);
         finished.sort_by_key(order);
         Ok::<_, Error>(DeployReport {
@@ -366,7 +224,6 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
             duration_ms: start.elapsed().as_millis(),
         })
     })?;
-
     let failed = report
         .capabilities
         .iter()
@@ -381,6 +238,268 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         )));
     }
     Ok(())
+}
+
+/// Step 2: builds the handlers (or reads the last build's zips with `--no-build`).
+fn build_artifacts(
+    project: &crate::project::Project,
+    capabilities: &[crate::config::Capability],
+    no_build: bool,
+    printer: &Printer,
+) -> Result<Vec<build::Artifact>> {
+    let refs: Vec<&_> = capabilities.iter().collect();
+    if no_build {
+        return refs
+            .iter()
+            .map(|c| build::read_artifact(project, c))
+            .collect();
+    }
+    let packages = build::workspace_binaries(project)?;
+    for cap in &refs {
+        if let Some(reason) = build::missing_crate(cap, &packages) {
+            return Err(Error::Config {
+                message: format!("cannot build {}: {reason}", cap.name),
+                help: Some(format!(
+                    "add the handler crate to the workspace, or deploy a zip built elsewhere with --no-build (expected at {})",
+                    project.display_path(&build::zip_path(project, cap)).display()
+                )),
+            });
+        }
+    }
+    printer.status(
+        "Building",
+        &format!("{} handler(s) with cargo-lambda", refs.len()),
+    );
+    build::build(project, &refs)
+}
+
+/// Step 3: the AWS configuration, the caller's identity checked against the
+/// environment's account, and what every capability shares.
+async fn connect(
+    args: &DeployArgs,
+    global: &GlobalArgs,
+    env: &crate::config::EnvConfig,
+    project: &crate::project::Project,
+    progress: Progress,
+) -> Result<Shared> {
+    let ctx = AwsContext::load(&global.aws, env).await;
+    let identity = aws::caller_identity(&ctx).await?;
+    aws::check_account(env, &identity)?;
+    Ok(Shared {
+        bucket: deploy::artifact_bucket(&env.name, &identity.account, &ctx.region),
+        git_commit: crate::record::git_commit(project.root()),
+        options: Options {
+            allow_replace: args.allow_replace,
+            no_wait: args.no_wait,
+            canary: args.canary,
+            record_kind: None,
+        },
+        identity,
+        env: env.clone(),
+        ctx,
+        progress,
+    })
+}
+
+type Work = (
+    (crate::config::Capability, crate::render::Rendered),
+    build::Artifact,
+);
+
+/// Steps 4 to 7 for every capability, in parallel up to `concurrency`: the reads of
+/// all capabilities go out together with the artifact bucket's check (one round trip),
+/// then each is packaged, settled and decided. Every preview is shown; a capability
+/// that could not be prepared is reported, never hides the others.
+async fn prepare_all(
+    shared: &Arc<Shared>,
+    work: Vec<Work>,
+    concurrency: u16,
+) -> Result<(Vec<Plan>, Vec<CapabilityReport>)> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency as usize));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, ((cap, rendered), artifact)) in work.into_iter().enumerate() {
+        let (shared, limit) = (shared.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let reads = deploy::read(&shared, &cap.name, &rendered.stack_name, &artifact).await;
+            (i, cap, rendered, artifact, reads)
+        });
+    }
+    let bucket = deploy::check_bucket(&shared.ctx, &shared.env.name, &shared.bucket);
+    let (checked, mut read) = tokio::join!(bucket, tasks.join_all());
+    checked?;
+    read.sort_by_key(|r| r.0);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, cap, rendered, artifact, reads) in read {
+        let (shared, limit) = (shared.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let name = cap.name.clone();
+            let plan = match reads {
+                Ok(reads) => deploy::plan(&shared, reads, cap, rendered, artifact).await,
+                Err(err) => Err(err),
+            };
+            (i, name, plan)
+        });
+    }
+    let mut prepared = tasks.join_all().await;
+    prepared.sort_by_key(|(i, _, _)| *i);
+    let mut plans = Vec::new();
+    let mut failed = Vec::new();
+    for (_, name, result) in prepared {
+        match result {
+            Ok(plan) => {
+                show_plan(&shared.progress, &plan);
+                plans.push(plan);
+            }
+            Err(err) => {
+                shared.progress.finish(&name, "FAILED before any change");
+                failed.push(failed_before_start(
+                    &name,
+                    &shared.env.stack_name(&name),
+                    err,
+                ));
+            }
+        }
+    }
+    Ok((plans, failed))
+}
+
+/// `--code`: the code path for every capability at once (after the artifact bucket's
+/// check). A capability refused because more than its code changed stops the command
+/// with exit 2 after all have run; other failures are reported per capability.
+async fn code_all(shared: &Arc<Shared>, work: Vec<Work>) -> Result<Vec<CapabilityReport>> {
+    deploy::check_bucket(&shared.ctx, &shared.env.name, &shared.bucket).await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, ((cap, rendered), artifact)) in work.into_iter().enumerate() {
+        let shared = shared.clone();
+        tasks.spawn(async move {
+            let result = crate::code_path::ship(&shared, &cap, &rendered, &artifact).await;
+            (i, cap.name, rendered.stack_name, result)
+        });
+    }
+    let mut done = tasks.join_all().await;
+    done.sort_by_key(|d| d.0);
+    let mut reports = Vec::new();
+    let mut refused = None;
+    for (_, name, stack_name, result) in done {
+        match result {
+            Ok(outcome) => {
+                shared
+                    .progress
+                    .finish(&name, &deploy::describe(outcome.decision, &outcome.status));
+                shared.progress.json("result", Some(&name), &outcome);
+                reports.push(CapabilityReport {
+                    outcome,
+                    diff: TemplateDiff::default(),
+                });
+            }
+            Err(err) if err.exit_status() == crate::error::ExitStatus::Usage => {
+                shared
+                    .progress
+                    .finish(&name, "REFUSED: nothing was changed");
+                refused.get_or_insert(err);
+            }
+            Err(err) => {
+                shared.progress.finish(&name, "FAILED");
+                reports.push(failed_before_start(&name, &stack_name, err));
+            }
+        }
+    }
+    match refused {
+        Some(err) => Err(err),
+        None => Ok(reports),
+    }
+}
+
+/// Deletes the change sets of plans that will not be executed; what could not be
+/// deleted is said in the plan's notes.
+async fn discard_change_sets(shared: &Shared, plans: &mut [Plan]) {
+    for plan in plans {
+        let Some(cs) = plan
+            .change_set
+            .as_ref()
+            .filter(|cs| !cs.empty && plan.decision == Decision::Update)
+        else {
+            continue;
+        };
+        // Every capability is cleaned up and reported, whatever one delete says.
+        if let Err(err) =
+            crate::stack::delete_change_set(&shared.ctx, &plan.stack_name, &cs.id).await
+        {
+            plan.notes.push(format!(
+                "the preview's change set {} could not be deleted ({})",
+                cs.name,
+                err.one_line()
+            ));
+        }
+    }
+}
+
+/// `--dry-run`: nothing executes; the change sets made for the previews are removed.
+async fn dry_run(shared: &Shared, mut plans: Vec<Plan>) -> Vec<CapabilityReport> {
+    discard_change_sets(shared, &mut plans).await;
+    plans.iter().map(preview_report).collect()
+}
+
+/// Step 8: protected environments ask, once, for everything shown: stack changes, and
+/// live versions that would move (a reconcile after a rollback puts the deployed
+/// version back). A no removes the change sets and changes nothing.
+async fn confirm(shared: &Shared, args: &DeployArgs, plans: &[Plan]) -> Result<()> {
+    let changes = plans
+        .iter()
+        .filter(|p| {
+            matches!(
+                p.decision,
+                Decision::Create | Decision::Update | Decision::Reconcile
+            )
+        })
+        .count();
+    if !shared.env.termination_protection || args.yes || changes == 0 {
+        return Ok(());
+    }
+    let question = format!(
+        "Deploy {changes} capability change(s) (stack or live version) to {}? [y/N] ",
+        shared.env.name
+    );
+    if shared.progress.suspend(|| ask(&question))? {
+        return Ok(());
+    }
+    for plan in plans {
+        if let Some(cs) = plan
+            .change_set
+            .as_ref()
+            .filter(|cs| !cs.empty && plan.decision == Decision::Update)
+        {
+            let _ = crate::stack::delete_change_set(&shared.ctx, &plan.stack_name, &cs.id).await;
+        }
+    }
+    Err(Error::Failed(format!(
+        "deploy to {} cancelled: nothing was changed",
+        shared.env.name
+    )))
+}
+
+/// Steps 9 to 11 for every capability, in parallel up to `concurrency`.
+async fn execute_all(
+    shared: &Arc<Shared>,
+    plans: Vec<Plan>,
+    concurrency: u16,
+) -> Vec<CapabilityReport> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency as usize));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, plan) in plans.into_iter().enumerate() {
+        let (shared, limit) = (shared.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let diff = plan.diff.clone();
+            let outcome = deploy::execute(shared, plan).await;
+            (i, CapabilityReport { outcome, diff })
+        });
+    }
+    let mut done = tasks.join_all().await;
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The preview of one capability: the stack's state notes, the diff, the change set's
@@ -417,6 +536,7 @@ fn show_plan(progress: &Progress, plan: &Plan) {
         Decision::Reconcile => format!("{cap}: {} has no stack changes\n", plan.stack_name),
         Decision::Refused => format!("{cap}: {} change REFUSED\n", plan.stack_name),
         Decision::NotStarted => format!("{cap}: {} was not prepared\n", plan.stack_name),
+        Decision::Code => format!("{cap}: code only, no stack change\n"),
     };
     text.push_str(&head);
     if plan.decision != Decision::Create {
@@ -440,6 +560,13 @@ fn show_plan(progress: &Progress, plan: &Plan) {
                 c.action, c.logical_id, c.resource_type
             ));
         }
+    }
+    if plan.decision == Decision::Update && !plan.losses.is_empty() {
+        let losses: Vec<String> = plan.losses.iter().map(ToString::to_string).collect();
+        text.push_str(&format!(
+            "  allowed by --allow-replace: {}\n  the stack policy is lifted for this update only\n",
+            losses.join("; ")
+        ));
     }
     if let Some(refusal) = &plan.refusal {
         text.push_str(&format!(

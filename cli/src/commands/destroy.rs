@@ -104,8 +104,7 @@ pub fn run(args: DestroyArgs, global: &GlobalArgs, printer: &Printer) -> Result<
         let ctx = AwsContext::load(&global.aws, &env).await;
         let identity = aws::caller_identity(&ctx).await?;
         aws::check_account(&env, &identity)?;
-        let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
-        let Some(found) = stack::describe(&ctx, &cfn, &name).await? else {
+        let Some(found) = stack::describe(&ctx, &name).await? else {
             return Ok::<_, Error>(DestroyReport {
                 capability: cap.name.clone(),
                 environment: env.name.clone(),
@@ -149,14 +148,10 @@ pub fn run(args: DestroyArgs, global: &GlobalArgs, printer: &Printer) -> Result<
         }
         // Follow the delete by stack id: by name, a deleted stack no longer answers.
         let id = found.stack_id().unwrap_or(&name).to_string();
-        let baseline = stack::Baseline::read(&ctx, &cfn, &id).await?;
-        cfn.delete_stack()
-            .stack_name(&id)
-            .send()
-            .await
-            .map_err(|e| ctx.error("cloudformation", "DeleteStack", &name, e))?;
+        let baseline = stack::Baseline::read(&ctx, &id).await?;
+        crate::aws::cloudformation::delete_stack(&ctx, &id).await?;
         progress.start(&cap.name, found.outputs().len().max(1), "DELETE_IN_PROGRESS");
-        let watched = stack::watch(&ctx, &cfn, &id, baseline, std::time::Duration::from_secs(3600), &|e| {
+        let watched = stack::watch(&ctx, &id, baseline, std::time::Duration::from_secs(3600), &|e| {
             progress.event(&cap.name, e)
         })
         .await?;
@@ -178,11 +173,10 @@ pub fn run(args: DestroyArgs, global: &GlobalArgs, printer: &Printer) -> Result<
         }
         progress.finish(&cap.name, "DELETE_COMPLETE");
         // Tables outlive the stack (DeletionPolicy: Retain): say which ones are there.
-        let dynamodb = aws_sdk_dynamodb::Client::new(&ctx.config);
         let mut retained = Vec::new();
         for t in &cap.tables {
             let table = format!("{name}-{}", t.name);
-            if dynamodb.describe_table().table_name(&table).send().await.is_ok() {
+            if crate::aws::dynamodb::table_exists(&ctx, &table).await.unwrap_or(false) {
                 retained.push(table);
             }
         }

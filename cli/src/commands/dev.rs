@@ -12,14 +12,12 @@ use std::fmt;
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::{KeyType, ScalarAttributeType};
 use clap::Args;
 use serde::Serialize;
 
 use super::GlobalArgs;
-use crate::aws::AwsContext;
+use crate::aws::{dynamodb, s3, AwsContext};
 use crate::config::{is_loopback_url, AttributeType, Capability, EnvConfig};
 use crate::error::{Error, Result};
 use crate::printer::Printer;
@@ -183,54 +181,29 @@ pub fn dev_environment(
 /// the names created.
 pub async fn ensure_tables(
     ctx: &AwsContext,
-    client: &aws_sdk_dynamodb::Client,
     cap: &Capability,
     env: &EnvConfig,
 ) -> Result<Vec<String>> {
     let mut created = Vec::new();
     for table in &cap.tables {
         let name = format!("{}-{}", env.stack_name(&cap.name), table.name);
-        match client.describe_table().table_name(&name).send().await {
-            Ok(_) => continue,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) => {}
-            Err(e) => return Err(ctx.error("dynamodb", "DescribeTable", &name, e)),
+        if dynamodb::table_exists(ctx, &name).await? {
+            continue;
         }
         let kind = |k: AttributeType| match k {
             AttributeType::S => ScalarAttributeType::S,
             AttributeType::N => ScalarAttributeType::N,
             AttributeType::B => ScalarAttributeType::B,
         };
-        let mut keys = vec![(&table.partition_key, KeyType::Hash)];
+        let mut keys = vec![(
+            table.partition_key.name.clone(),
+            kind(table.partition_key.kind),
+            KeyType::Hash,
+        )];
         if let Some(sort) = &table.sort_key {
-            keys.push((sort, KeyType::Range));
+            keys.push((sort.name.clone(), kind(sort.kind), KeyType::Range));
         }
-        let mut create = client
-            .create_table()
-            .table_name(&name)
-            .billing_mode(BillingMode::PayPerRequest);
-        for (key, key_type) in keys {
-            create = create
-                .attribute_definitions(
-                    AttributeDefinition::builder()
-                        .attribute_name(&key.name)
-                        .attribute_type(kind(key.kind))
-                        .build()
-                        .map_err(|e| Error::Failed(e.to_string()))?,
-                )
-                .key_schema(
-                    KeySchemaElement::builder()
-                        .attribute_name(&key.name)
-                        .key_type(key_type)
-                        .build()
-                        .map_err(|e| Error::Failed(e.to_string()))?,
-                );
-        }
-        create
-            .send()
-            .await
-            .map_err(|e| ctx.error("dynamodb", "CreateTable", &name, e))?;
+        dynamodb::create_table(ctx, &name, &keys).await?;
         created.push(name);
     }
     Ok(created)
@@ -241,7 +214,6 @@ pub async fn ensure_tables(
 /// created.
 pub async fn ensure_buckets(
     ctx: &AwsContext,
-    client: &aws_sdk_s3::Client,
     cap: &Capability,
     env: &EnvConfig,
     account: &str,
@@ -251,25 +223,10 @@ pub async fn ensure_buckets(
     for bucket in &cap.buckets {
         let name =
             crate::config::bucket_name(&env.stack_name(&cap.name), &bucket.name, account, region);
-        match client.head_bucket().bucket(&name).send().await {
-            Ok(_) => continue,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
-            Err(e) => return Err(ctx.error("s3", "HeadBucket", &name, e)),
+        if !s3::bucket_exists(ctx, &name).await? {
+            s3::create_bucket(ctx, &name, region).await?;
+            created.push(name);
         }
-        let mut create = client.create_bucket().bucket(&name);
-        // us-east-1 is the one region that takes no location constraint.
-        if region != "us-east-1" {
-            create = create.create_bucket_configuration(
-                aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
-                    .build(),
-            );
-        }
-        create
-            .send()
-            .await
-            .map_err(|e| ctx.error("s3", "CreateBucket", &name, e))?;
-        created.push(name);
     }
     Ok(created)
 }
@@ -284,22 +241,9 @@ async fn emulator_account(ctx: &AwsContext, env: &EnvConfig, dry_run: bool) -> R
     if dry_run {
         return Ok("<account>".into());
     }
-    let sts = aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::config::Builder::from(&ctx.config)
-            .credentials_provider(dummy_credentials())
-            .build(),
-    );
-    let out = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| ctx.error("sts", "GetCallerIdentity", "the emulator's account", e))?;
-    Ok(out.account().unwrap_or_default().to_string())
-}
-
-/// The emulator accepts any credentials: dev never hands it (or the handlers) real ones.
-fn dummy_credentials() -> aws_sdk_sts::config::Credentials {
-    aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "stackpro-dev")
+    // The emulator accepts any credentials: dev never hands it real ones.
+    let identity = crate::aws::sts::caller_identity(&ctx.with_local_credentials()).await?;
+    Ok(identity.account)
 }
 
 pub fn run(args: DevArgs, global: &GlobalArgs, printer: &Printer) -> Result<()> {
@@ -399,23 +343,14 @@ pub fn run(args: DevArgs, global: &GlobalArgs, printer: &Printer) -> Result<()> 
     }
     // Only a loopback emulator is reached from here, and it accepts any credentials:
     // use dummy ones rather than the caller's (which may be real, or absent).
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&ctx.config)
-            .credentials_provider(dummy_credentials())
-            .build(),
-    );
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&ctx.config)
-            .credentials_provider(dummy_credentials())
-            .build(),
-    );
+    let local = ctx.with_local_credentials();
     for cap in &caps {
         report
             .tables_created
-            .extend(rt.block_on(ensure_tables(&ctx, &dynamodb, cap, &env))?);
+            .extend(rt.block_on(ensure_tables(&local, cap, &env))?);
         report
             .buckets_created
-            .extend(rt.block_on(ensure_buckets(&ctx, &s3, cap, &env, &account))?);
+            .extend(rt.block_on(ensure_buckets(&local, cap, &env, &account))?);
     }
     std::fs::create_dir_all(&dev_dir).map_err(|source| Error::Io {
         action: "create",

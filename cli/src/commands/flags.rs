@@ -409,42 +409,17 @@ async fn history(
     name: &str,
 ) -> Result<HistoryReport> {
     let ctx = AwsContext::load(&global.aws, env).await;
-    let ssm = aws_sdk_ssm::Client::new(&ctx.config);
     let parameter = flags::parameter_name(&env.name, tenant, name);
     let mut entries = Vec::new();
-    let mut token = None;
-    loop {
-        let page = match ssm
-            .get_parameter_history()
-            .name(&parameter)
-            .set_next_token(token)
-            .send()
-            .await
-        {
-            Ok(p) => p,
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_parameter_not_found()) =>
-            {
-                break
-            }
-            Err(err) => return Err(ctx.error("ssm", "GetParameterHistory", &parameter, err)),
-        };
-        for p in page.parameters() {
-            entries.push(HistoryEntry {
-                version: p.version(),
-                value: p.value().unwrap_or_default().to_string(),
-                changed_at: p
-                    .last_modified_date()
-                    .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
-                changed_by: flags::author(p.last_modified_user(), p.description()),
-            });
-        }
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
+    for p in crate::aws::ssm::parameter_history(&ctx, &parameter).await? {
+        entries.push(HistoryEntry {
+            version: p.version(),
+            value: p.value().unwrap_or_default().to_string(),
+            changed_at: p
+                .last_modified_date()
+                .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+            changed_by: flags::author(p.last_modified_user(), p.description()),
+        });
     }
     entries.sort_by_key(|e| std::cmp::Reverse(e.version));
     Ok(HistoryReport {

@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use super::{ask, require_answerable, GlobalArgs};
 use crate::aws::{self, AwsContext};
-use crate::deploy;
 use crate::error::{Error, Result};
 use crate::printer::Printer;
 use crate::record;
@@ -93,7 +92,7 @@ pub fn run(args: PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Result<
                 ));
             }
         }
-        deploy::point_alias(&ctx, &name, &canary).await?;
+        release::point_alias(&ctx, &name, &canary).await?;
         // The canary's own record says what the version runs; only that one is promoted
         // to a release record (another record would lend its fingerprint to other code).
         let mut number = None;

@@ -126,12 +126,15 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
     let runtime = super::parallel_runtime()?;
     let mut report = runtime.block_on(async {
         let ctx = AwsContext::load(&global.aws, &env).await;
-        let identity = aws::caller_identity(&ctx).await?;
+        // Everything a rollback decides on, read at once (one round trip).
+        let (identity, found, live, history) = tokio::try_join!(
+            aws::caller_identity(&ctx),
+            stack::describe(&ctx, &name),
+            release::live(&ctx, &name),
+            record::history(&ctx, &env.name, &cap.name),
+        )?;
         aws::check_account(&env, &identity)?;
-        let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
-        let found = stack::describe(&ctx, &cfn, &name)
-            .await?
-            .ok_or_else(|| Error::Stack {
+        let found = found.ok_or_else(|| Error::Stack {
                 stack: name.clone(),
                 message: "does not exist: there is nothing to roll back".into(),
                 help: Some(format!(
@@ -169,19 +172,15 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
         match found.stack_status() {
             Some(StackStatus::UpdateRollbackFailed) => {
                 confirm(format!("Continue the rollback of {name}?"))?;
-                return continue_rollback(&ctx, &cfn, &found, &args.skip, &progress, &cap.name, report)
+                return continue_rollback(&ctx, &found, &args.skip, &progress, &cap.name, report)
                     .await;
             }
             Some(StackStatus::UpdateInProgress) => {
                 confirm(format!("Cancel the update of {name} in progress?"))?;
-                let baseline = stack::Baseline::read(&ctx, &cfn, &name).await?;
-                cfn.cancel_update_stack()
-                    .stack_name(&name)
-                    .send()
-                    .await
-                    .map_err(|e| ctx.error("cloudformation", "CancelUpdateStack", &name, e))?;
+                let baseline = stack::Baseline::read(&ctx, &name).await?;
+                crate::aws::cloudformation::cancel_update_stack(&ctx, &name).await?;
                 progress.start(&cap.name, 0, "UPDATE_ROLLBACK_IN_PROGRESS");
-                let watched = stack::watch(&ctx, &cfn, &name, baseline, std::time::Duration::from_secs(3600), &|e| {
+                let watched = stack::watch(&ctx, &name, baseline, std::time::Duration::from_secs(3600), &|e| {
                     progress.event(&cap.name, e)
                 })
                 .await?;
@@ -202,19 +201,18 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
         }
 
         // Releases: which version `live` serves.
-        let live = release::live(&ctx, &name).await?.ok_or_else(|| Error::Stack {
+        let live = live.ok_or_else(|| Error::Stack {
             stack: name.clone(),
             message: "has no live alias: no release to roll back".into(),
             help: Some(format!("deploy it: `stackpro deploy {} --env {}`", cap.name, env.name)),
         })?;
         report.from_version = Some(live.version.clone());
-        let history = record::history(&ctx, &env.name, &cap.name).await?;
 
         // A canary in progress: the stable version takes all traffic again.
         if let Some((canary, _)) = &live.canary {
             if args.to.is_none() && !args.full {
                 confirm(format!("End the canary of version {canary} in {}?", env.name))?;
-                deploy::point_alias(&ctx, &name, &live.version).await?;
+                release::point_alias_from(&ctx, &name, Some(&live), &live.version).await?;
                 report.action = "canary_ended".into();
                 report.from_version = Some(canary.clone());
                 report.to_version = Some(live.version.clone());
@@ -249,10 +247,13 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
                 target.function_version,
                 target.number.unwrap_or_default()
             ))?;
-            deploy::point_alias(&ctx, &name, &target.function_version).await?;
+            // The alias moves and the deployed template is read together.
+            let (_, deployed) = tokio::try_join!(
+                release::point_alias_from(&ctx, &name, Some(&live), &target.function_version),
+                stack::template_body(&ctx, &name),
+            )?;
             report.action = "alias".into();
             report.to_version = Some(target.function_version.clone());
-            let deployed = stack::template_body(&ctx, &cfn, &name).await?;
             if crate::render::hex(&<sha2::Sha256 as sha2::Digest>::digest(deployed.as_bytes()))
                 != target.template_sha256
             {
@@ -301,7 +302,6 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
 /// error names the resources and the `--skip` flags that would get past them.
 pub async fn continue_rollback(
     ctx: &AwsContext,
-    cfn: &aws_sdk_cloudformation::Client,
     found: &aws_sdk_cloudformation::types::Stack,
     skip: &[String],
     progress: &Progress,
@@ -309,19 +309,13 @@ pub async fn continue_rollback(
     mut report: RollbackReport,
 ) -> Result<RollbackReport> {
     let name = report.stack_name.clone();
-    let baseline = stack::Baseline::read(ctx, cfn, &name).await?;
+    let baseline = stack::Baseline::read(ctx, &name).await?;
     // The resources that failed to roll back, from the last operation's events.
-    let failed = stack::last_operation_failures(ctx, cfn, found).await;
-    cfn.continue_update_rollback()
-        .stack_name(&name)
-        .set_resources_to_skip((!skip.is_empty()).then(|| skip.to_vec()))
-        .send()
-        .await
-        .map_err(|e| ctx.error("cloudformation", "ContinueUpdateRollback", &name, e))?;
+    let failed = stack::last_operation_failures(ctx, found).await;
+    crate::aws::cloudformation::continue_update_rollback(ctx, &name, skip).await?;
     progress.start(cap, 0, "UPDATE_ROLLBACK_IN_PROGRESS");
     let watched = stack::watch(
         ctx,
-        cfn,
         &name,
         baseline,
         std::time::Duration::from_secs(3600),
@@ -376,20 +370,8 @@ async fn full(
 ) -> Result<Outcome> {
     let bucket = deploy::artifact_bucket(&env.name, &identity.account, &ctx.region);
     let key = deploy::template_key(&cap.name, &target.template_sha256);
-    let s3 = aws_sdk_s3::Client::new(&ctx.config);
-    let object = s3
-        .get_object()
-        .bucket(&bucket)
-        .key(&key)
-        .send()
-        .await
-        .map_err(|e| ctx.error("s3", "GetObject", &format!("s3://{bucket}/{key}"), e))?;
-    let bytes = object.body.collect().await.map_err(|e| Error::Aws {
-        operation: "GetObject",
-        target: format!("s3://{bucket}/{key}"),
-        detail: e.to_string(),
-    })?;
-    let template = String::from_utf8_lossy(&bytes.into_bytes()).into_owned();
+    let bytes = crate::aws::s3::get_object(ctx, &bucket, &key).await?;
+    let template = String::from_utf8_lossy(&bytes).into_owned();
     let template_value: serde_json::Value =
         serde_yaml::from_str(&template).map_err(|e| Error::Aws {
             operation: "GetObject",
@@ -426,7 +408,7 @@ async fn full(
             allow_replace: false,
             no_wait: false,
             canary: None,
-            record_kind: Some("rollback-full".into()),
+            record_kind: Some(record::KIND_ROLLBACK_FULL.into()),
         },
         progress: Progress::with_mode(progress.mode(), &[cap.name.as_str()]),
     });

@@ -136,12 +136,24 @@ pub fn run(args: StatusArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
     let env = catalogue.load_env(&project, &args.env)?;
     let report = super::aws_runtime()?.block_on(async {
         let ctx = AwsContext::load(&global.aws, &env).await;
-        let mut out = Vec::new();
-        for cap in caps {
-            out.push(
-                capability_status(&ctx, &env.name, &env.stack_name(&cap.name), &cap.name).await?,
-            );
+        // Every capability at once.
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, cap) in caps.iter().enumerate() {
+            let (ctx, env_name) = (ctx.clone(), env.name.clone());
+            let (stack_name, name) = (env.stack_name(&cap.name), cap.name.clone());
+            tasks.spawn(async move {
+                (
+                    i,
+                    capability_status(&ctx, &env_name, &stack_name, &name).await,
+                )
+            });
         }
+        let mut done = tasks.join_all().await;
+        done.sort_by_key(|d| d.0);
+        let out = done
+            .into_iter()
+            .map(|(_, status)| status)
+            .collect::<Result<Vec<_>>>()?;
         Ok::<_, Error>(StatusReport {
             environment: env.name.clone(),
             capabilities: out,
@@ -171,9 +183,13 @@ pub async fn capability_status(
     stack_name: &str,
     capability: &str,
 ) -> Result<CapabilityStatus> {
-    let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
-    let found = stack::describe(ctx, &cfn, stack_name).await?;
-    let deployment = record::latest(ctx, env, capability).await?;
+    // The reads are independent: one round trip.
+    let (found, deployment, release, alarms_in_alarm) = tokio::try_join!(
+        stack::describe(ctx, stack_name),
+        record::latest(ctx, env, capability),
+        crate::release::live(ctx, stack_name),
+        crate::release::alarms_firing(ctx, stack_name),
+    )?;
     let Some(found) = found else {
         return Ok(CapabilityStatus {
             capability: capability.to_string(),
@@ -198,17 +214,29 @@ pub async fn capability_status(
         .unwrap_or_default();
     let unhealthy = is_unhealthy(&status);
     let failures = if unhealthy {
-        stack::last_operation_failures(ctx, &cfn, &found).await
+        stack::last_operation_failures(ctx, &found).await
     } else {
         Vec::new()
     };
-    let release = crate::release::live(ctx, stack_name).await?;
     let live = release.as_ref().map(|l| l.version.clone());
     let canary = release
         .and_then(|l| l.canary)
         .map(|(version, weight)| Canary { version, weight });
+    let stack_key = stack::parameter_values(&found).remove(crate::planner::ARTIFACT_KEY);
     let live_note = match (&live, &deployment) {
-        (Some(_), Some(d)) if d.kind == "canary" => None,
+        (Some(_), Some(d)) if d.kind == crate::record::KIND_CANARY => None,
+        (Some(live), Some(d))
+            if d.kind == crate::record::KIND_CODE
+                && *live == d.function_version
+                && stack_key.as_ref().is_some_and(|k| *k != d.artifact_key) =>
+        {
+            Some(format!(
+                "code-only deployment #{} (version {live}) runs {}; the stack still names {}: CloudFormation's view is behind until the next full deploy",
+                d.number.unwrap_or_default(),
+                d.artifact_key,
+                stack_key.as_deref().unwrap_or_default()
+            ))
+        }
         (Some(live), Some(d)) if *live != d.function_version => Some(format!(
             "the live alias serves version {live}, not the recorded deployment's version {}: it was moved outside stackpro deploy",
             d.function_version
@@ -220,7 +248,6 @@ pub async fn capability_status(
         (None, Some(_)) => Some("there is no live alias: the API serves nothing; deploy again to create it".into()),
         _ => None,
     };
-    let alarms_in_alarm = crate::release::alarms_firing(ctx, stack_name).await?;
     Ok(CapabilityStatus {
         capability: capability.to_string(),
         stack_name: stack_name.to_string(),

@@ -63,7 +63,6 @@ pub fn run(args: TailArgs, global: &GlobalArgs, printer: &Printer) -> Result<()>
 
     super::aws_runtime()?.block_on(async {
         let ctx = AwsContext::load(&global.aws, &env).await;
-        let logs = aws_sdk_cloudwatchlogs::Client::new(&ctx.config);
         let mut groups: Vec<Group> = caps
             .iter()
             .map(|c| {
@@ -107,7 +106,7 @@ pub fn run(args: TailArgs, global: &GlobalArgs, printer: &Printer) -> Result<()>
             let now = Instant::now();
             let mut batch = Vec::new();
             for group in groups.iter_mut().filter(|g| g.due(now)) {
-                match tail::poll(&ctx, &logs, group, args.filter.as_deref()).await? {
+                match tail::poll(&ctx, group, args.filter.as_deref()).await? {
                     Poll::Lines(lines) => batch.extend(lines),
                     Poll::Missing { first: true } => printer.warn(&format!(
                         "log group {} does not exist yet (the {} function has not run); {}",

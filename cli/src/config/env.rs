@@ -25,6 +25,18 @@ struct EnvFile {
     #[serde(default)]
     tags: BTreeMap<String, String>,
     termination_protection: bool,
+    /// The deploy paths that skip CloudFormation which this environment allows
+    /// (`[code]`); none unless written down.
+    #[serde(default)]
+    fast_paths: Vec<FastPath>,
+}
+
+/// A deploy path that skips CloudFormation, allowed per environment (`fast_paths`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FastPath {
+    /// `stackpro deploy --code`: only the function's code, through the Lambda API.
+    Code,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -84,6 +96,7 @@ pub struct EnvConfig {
     pub flags: BTreeMap<String, FlagValue>,
     pub tags: BTreeMap<String, String>,
     pub termination_protection: bool,
+    pub fast_paths: Vec<FastPath>,
 }
 
 /// The retention periods CloudWatch Logs accepts, in days.
@@ -112,6 +125,7 @@ impl EnvConfig {
             flags: file.flags.values,
             tags: file.tags,
             termination_protection: file.termination_protection,
+            fast_paths: file.fast_paths,
         };
         env.check(&source, catalogue)?;
         Ok(env)

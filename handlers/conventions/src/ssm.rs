@@ -59,10 +59,15 @@ pub fn jwt_secret(prefix: &str) -> String {
     format!("{prefix}/auth/jwt-secret")
 }
 
+/// `<prefix>/deployments`: where the deployment records of an environment live.
+pub fn deployments(prefix: &str) -> String {
+    format!("{prefix}/deployments")
+}
+
 /// `<prefix>/deployments/<capability>`: the deployment record, one JSON document whose
 /// parameter history is the list of deployments.
 pub fn deployment_record(prefix: &str, capability: &str) -> String {
-    format!("{prefix}/deployments/{capability}")
+    format!("{}/{capability}", deployments(prefix))
 }
 
 #[cfg(test)]

@@ -530,13 +530,12 @@ impl Stack {
         ctx: &stackpro::aws::AwsContext,
         dynamodb: &aws_sdk_dynamodb::Client,
     ) -> BTreeMap<String, String> {
-        stackpro::commands::dev::ensure_tables(ctx, dynamodb, &self.capability, &self.env)
+        stackpro::commands::dev::ensure_tables(ctx, &self.capability, &self.env)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         // Its buckets too, as `stackpro dev` creates them.
         stackpro::commands::dev::ensure_buckets(
             ctx,
-            &aws_sdk_s3::Client::new(&ctx.config),
             &self.capability,
             &self.env,
             stackpro_tests::EMULATOR_ACCOUNT,
@@ -570,13 +569,9 @@ impl Stack {
 
 /// What the CLI's AWS code needs to talk to the emulator.
 fn aws_context(emulator: &Emulator) -> stackpro::aws::AwsContext {
-    use stackpro::aws::{AwsContext, Source};
-    AwsContext {
-        config: emulator.sdk_config(),
-        region: "us-east-1".into(),
-        region_source: Source::Flag,
-        endpoint: Some(emulator.url.clone()),
-        endpoint_source: Some(Source::Flag),
-        profile: None,
-    }
+    stackpro::aws::AwsContext::from_config(
+        emulator.sdk_config(),
+        "us-east-1",
+        Some(emulator.url.clone()),
+    )
 }

@@ -64,6 +64,19 @@ async fn bootstrap_creates_the_artifact_bucket_once() {
         tags.contains(&("stackpro:environment", "local")),
         "{tags:?}"
     );
+    // The artifact bucket is guarded by the stack policy every stack carries.
+    let policy = cfn
+        .get_stack_policy()
+        .stack_name("stackpro-bootstrap-local")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        policy
+            .stack_policy_body()
+            .is_some_and(|p| p.contains("Update:Replace") && p.contains("AWS::S3::Bucket")),
+        "{policy:?}"
+    );
 
     let second = stackpro_with(project.path(), &args, &CREDS);
     assert_eq!(second.code, 0, "{second:?}");

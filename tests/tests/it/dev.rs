@@ -112,17 +112,14 @@ async fn missing_buckets_are_created_on_the_emulator_under_the_names_the_handler
     // sandbox is in eu-west-1: the bucket needs a location constraint there.
     let env = catalogue.load_env(&project, "sandbox").unwrap();
     let datalake = catalogue.get("datalake").unwrap();
-    let ctx = stackpro::aws::AwsContext {
-        config: stackpro_tests::sdk_config_for(&emulator.url, "eu-west-1"),
-        region: "eu-west-1".into(),
-        region_source: stackpro::aws::Source::Flag,
-        endpoint: Some(emulator.url.clone()),
-        endpoint_source: Some(stackpro::aws::Source::Flag),
-        profile: None,
-    };
+    let ctx = stackpro::aws::AwsContext::from_config(
+        stackpro_tests::sdk_config_for(&emulator.url, "eu-west-1"),
+        "eu-west-1",
+        Some(emulator.url.clone()),
+    );
     let s3 = aws_sdk_s3::Client::new(&ctx.config);
     let account = stackpro_tests::EMULATOR_ACCOUNT;
-    let ensure = || stackpro::commands::dev::ensure_buckets(&ctx, &s3, datalake, &env, account);
+    let ensure = || stackpro::commands::dev::ensure_buckets(&ctx, datalake, &env, account);
 
     let created = ensure().await.unwrap();
     let expected = "stackpro-datalake-sandbox-export-123456789012-eu-west-1";

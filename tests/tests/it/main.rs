@@ -6,6 +6,8 @@ mod bootstrap;
 mod build;
 /// Spawning the real binary with a cleared environment.
 mod cli;
+/// `stackpro deploy --code`, the code-only path, on the local emulator.
+mod code_path;
 /// `stackpro deploy`, `status` and `destroy` end to end on the local emulator.
 mod deploy;
 /// `stackpro dev`: the plan it prints and what it refuses.
@@ -16,6 +18,8 @@ mod doctor;
 mod emulator;
 /// `stackpro flags` against the local emulator's SSM.
 mod flags;
+/// The server-side data-loss guard: the stack policy on the local emulator.
+mod guard;
 /// Malformed configuration: exact messages, exit code 2, no panics.
 mod malformed;
 /// Stack states and events the emulator cannot produce, on recorded CloudFormation answers.

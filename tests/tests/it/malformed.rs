@@ -23,7 +23,7 @@ const CASES: &[Case] = &[
         from: "region: eu-west-1",
         to: "regoin: eu-west-1",
         env: "sandbox",
-        expect: &["error: envs/sandbox.yaml:2:1: unknown field `regoin`, expected one of `region`, `account_id`, `endpoint_url`, `lambda`, `log_retention_days`, `alarms`, `flags`, `tags`, `termination_protection`"],
+        expect: &["error: envs/sandbox.yaml:2:1: unknown field `regoin`, expected one of `region`, `account_id`, `endpoint_url`, `lambda`, `log_retention_days`, `alarms`, `flags`, `tags`, `termination_protection`, `fast_paths`"],
     },
     Case {
         name: "wrong type",
@@ -47,7 +47,7 @@ const CASES: &[Case] = &[
         from: "  memory_mb: 128",
         to: "  memory_mb: \"128",
         env: "sandbox",
-        expect: &["error: envs/sandbox.yaml:21:1: found unexpected end of stream at line 21 column 1, while scanning a quoted scalar at line 5 column 14"],
+        expect: &["error: envs/sandbox.yaml:24:1: found unexpected end of stream at line 24 column 1, while scanning a quoted scalar at line 5 column 14"],
     },
     Case {
         name: "region that is not a region",

@@ -103,14 +103,46 @@ fn config(
             ),
         )
         .build();
-    stackpro::aws::AwsContext {
-        config,
-        region: "eu-west-1".into(),
-        region_source: stackpro::aws::Source::Flag,
-        endpoint: Some("http://127.0.0.1:9".into()),
-        endpoint_source: Some(stackpro::aws::Source::Flag),
-        profile: None,
+    stackpro::aws::AwsContext::from_config(config, "eu-west-1", Some("http://127.0.0.1:9".into()))
+}
+
+/// The reads a deploy sends beside DescribeStacks, answered as for a capability with no
+/// live alias and no deployment record, whose deployed template is `{}`.
+fn other_reads(req: &http::Request<SdkBody>) -> Option<http::Response<SdkBody>> {
+    if req.uri().to_string().contains("/aliases/") {
+        return Some(
+            http::Response::builder()
+                .status(404)
+                .header("content-type", "application/json")
+                .header("x-amzn-errortype", "ResourceNotFoundException")
+                .body(SdkBody::from(
+                    r#"{"Type":"User","message":"Function not found"}"#,
+                ))
+                .unwrap(),
+        );
     }
+    if req
+        .headers()
+        .get("x-amz-target")
+        .is_some_and(|t| t == "AmazonSSM.GetParameter")
+    {
+        return Some(response(
+            400,
+            "application/x-amz-json-1.1",
+            r#"{"__type":"ParameterNotFound","message":"Parameter not found"}"#.into(),
+        ));
+    }
+    if action(req) == "GetTemplate" {
+        return Some(response(
+            200,
+            "text/xml",
+            format!(
+                "<GetTemplateResponse xmlns=\"{NS}\"><GetTemplateResult><TemplateBody>{{}}</TemplateBody>\
+                 </GetTemplateResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetTemplateResponse>"
+            ),
+        ));
+    }
+    None
 }
 
 /// The update of `update-rollback.json`, revealed `step` events per DescribeStacks poll,
@@ -199,11 +231,9 @@ fn baseline() -> Baseline {
 #[tokio::test]
 async fn a_failed_update_is_followed_to_its_rollback_and_names_the_real_cause() {
     let (ctx, _) = rolling_back_stack(3, 0);
-    let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
     let shown = Mutex::new(Vec::<Event>::new());
     let watched = stack::watch(
         &ctx,
-        &cfn,
         "stackpro-messaging-sandbox",
         baseline(),
         std::time::Duration::from_secs(60),
@@ -251,10 +281,8 @@ async fn a_failed_update_is_followed_to_its_rollback_and_names_the_real_cause() 
 #[tokio::test]
 async fn throttling_slows_the_watch_down_and_never_fails_it() {
     let (ctx, throttled) = rolling_back_stack(11, 3);
-    let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
     let watched = stack::watch(
         &ctx,
-        &cfn,
         "stackpro-messaging-sandbox",
         baseline(),
         std::time::Duration::from_secs(60),
@@ -289,16 +317,8 @@ async fn an_empty_rolled_back_stack_is_deleted_and_created_again() {
                 .body(SdkBody::empty())
                 .unwrap();
         }
-        if req
-            .headers()
-            .get("x-amz-target")
-            .is_some_and(|t| t == "AmazonSSM.GetParameter")
-        {
-            return response(
-                400,
-                "application/x-amz-json-1.1",
-                r#"{"__type":"ParameterNotFound","message":"Parameter not found"}"#.into(),
-            );
+        if let Some(answer) = other_reads(&req) {
+            return answer;
         }
         match action(&req).as_str() {
             "DescribeStacks" if d.load(Ordering::SeqCst) == 0 => {
@@ -378,7 +398,6 @@ async fn a_failed_rollback_is_continued_skipping_the_named_resources() {
         }
     });
     let ctx = config(client);
-    let cfn = aws_sdk_cloudformation::Client::new(&ctx.config);
     let found = aws_sdk_cloudformation::types::Stack::builder()
         .stack_name("stackpro-messaging-sandbox")
         .stack_status(aws_sdk_cloudformation::types::StackStatus::UpdateRollbackFailed)
@@ -402,7 +421,6 @@ async fn a_failed_rollback_is_continued_skipping_the_named_resources() {
         stackpro::progress::Progress::with_mode(stackpro::progress::Mode::Plain, &["messaging"]);
     let report = stackpro::commands::rollback::continue_rollback(
         &ctx,
-        &cfn,
         &found,
         &["TableThreads".to_string()],
         &progress,
@@ -478,6 +496,9 @@ fn stack_in(status: &'static str) -> stackpro::aws::AwsContext {
                 )
                 .body(SdkBody::empty())
                 .unwrap();
+        }
+        if let Some(answer) = other_reads(&req) {
+            return answer;
         }
         match action(&req).as_str() {
             "DescribeStacks" => response(200, "text/xml", stacks_xml(&fx, status)),

@@ -1,0 +1,52 @@
+//! CloudWatch Logs: pages of a log group's events.
+
+use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
+
+use super::AwsContext;
+use crate::error::Result;
+
+fn client(ctx: &AwsContext) -> &aws_sdk_cloudwatchlogs::Client {
+    ctx.clients
+        .logs
+        .get_or_init(|| aws_sdk_cloudwatchlogs::Client::new(&ctx.config))
+}
+
+/// One page of FilterLogEvents.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub events: Vec<FilteredLogEvent>,
+    pub next_token: Option<String>,
+}
+
+/// A page of `group`'s events from `start_ms` on, or `None` when the group does not
+/// exist (yet). Throttling is an error for which [`crate::error::Error::is_throttling`] holds.
+pub async fn filter_log_events(
+    ctx: &AwsContext,
+    group: &str,
+    start_ms: i64,
+    filter: Option<&str>,
+    token: Option<String>,
+) -> Result<Option<Page>> {
+    let result = client(ctx)
+        .filter_log_events()
+        .log_group_name(group)
+        .start_time(start_ms)
+        .set_filter_pattern(filter.map(str::to_string))
+        .set_next_token(token)
+        .send()
+        .await;
+    match result {
+        Ok(page) => Ok(Some(Page {
+            next_token: page.next_token().map(str::to_string),
+            events: page.events.unwrap_or_default(),
+        })),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(ctx.error("logs", "FilterLogEvents", group, err)),
+    }
+}

@@ -1,0 +1,131 @@
+//! S3: the artifact bucket's objects (artifacts and stored templates).
+
+use std::collections::HashMap;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use super::AwsContext;
+use crate::error::{Error, Result};
+
+fn client(ctx: &AwsContext) -> &aws_sdk_s3::Client {
+    ctx.clients
+        .s3
+        .get_or_init(|| aws_sdk_s3::Client::new(&ctx.config))
+}
+
+fn is_not_found<E: aws_sdk_s3::error::ProvideErrorMetadata>(
+    err: &aws_sdk_s3::error::SdkError<E, HttpResponse>,
+) -> bool {
+    // HeadObject and HeadBucket answers have no body to carry an error code: only the
+    // status says "not found".
+    err.as_service_error()
+        .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code)
+        .is_some_and(|c| c == "NotFound" || c == "NoSuchKey" || c == "NoSuchBucket")
+        || err
+            .raw_response()
+            .is_some_and(|r| r.status().as_u16() == 404)
+}
+
+/// Whether the bucket exists.
+pub async fn bucket_exists(ctx: &AwsContext, bucket: &str) -> Result<bool> {
+    match client(ctx).head_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(true),
+        Err(err) if is_not_found(&err) => Ok(false),
+        Err(err) => Err(ctx.error("s3", "HeadBucket", bucket, err)),
+    }
+}
+
+/// Creates a bucket in `region` (a local emulator's, for `stackpro dev`).
+pub async fn create_bucket(ctx: &AwsContext, bucket: &str, region: &str) -> Result<()> {
+    let mut create = client(ctx).create_bucket().bucket(bucket);
+    // us-east-1 is the one region that takes no location constraint.
+    if region != "us-east-1" {
+        create = create.create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    create
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| ctx.error("s3", "CreateBucket", bucket, e))
+}
+
+/// The object's user metadata, or `None` when there is no such object.
+pub async fn object_metadata(
+    ctx: &AwsContext,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<HashMap<String, String>>> {
+    match client(ctx)
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+    {
+        Ok(head) => Ok(Some(head.metadata().cloned().unwrap_or_default())),
+        Err(err) if is_not_found(&err) => Ok(None),
+        Err(err) => Err(ctx.error("s3", "HeadObject", &format!("s3://{bucket}/{key}"), err)),
+    }
+}
+
+/// What a put found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    Stored,
+    NoSuchBucket,
+}
+
+/// Stores an object with its content type and user metadata.
+pub async fn put_object(
+    ctx: &AwsContext,
+    bucket: &str,
+    key: &str,
+    body: ByteStream,
+    content_type: &str,
+    metadata: &[(&str, &str)],
+) -> Result<Put> {
+    let mut put = client(ctx)
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body)
+        .content_type(content_type);
+    for (k, v) in metadata {
+        put = put.metadata(*k, *v);
+    }
+    match put.send().await {
+        Ok(_) => Ok(Put::Stored),
+        Err(err)
+            if err
+                .as_service_error()
+                .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code)
+                == Some("NoSuchBucket") =>
+        {
+            Ok(Put::NoSuchBucket)
+        }
+        Err(err) => Err(ctx.error("s3", "PutObject", &format!("s3://{bucket}/{key}"), err)),
+    }
+}
+
+/// An object's bytes.
+pub async fn get_object(ctx: &AwsContext, bucket: &str, key: &str) -> Result<Vec<u8>> {
+    let target = format!("s3://{bucket}/{key}");
+    let object = client(ctx)
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| ctx.error("s3", "GetObject", &target, e))?;
+    let bytes = object.body.collect().await.map_err(|e| Error::Aws {
+        operation: "GetObject",
+        target,
+        detail: e.to_string(),
+    })?;
+    Ok(bytes.into_bytes().to_vec())
+}
