@@ -9,7 +9,7 @@
 //! 9c. UpdateFunctionCode from the stored artifact, waited for until Lambda says
 //!     `Successful`;
 //! 10. publish the version and point `live` at it (as a full deploy does);
-//! 11. record it as its own kind ([`record::KIND_CODE`]), so the next full deploy says
+//! 11. record it as its own kind ([`record::DeploymentKind::Code`]), so the next full deploy says
 //!     that CloudFormation's view was behind and what it reconciles, and `status`
 //!     shows it.
 //!
@@ -151,7 +151,7 @@ pub async fn ship(
         template_sha256: rendered.template_sha256(),
         fingerprint,
         function_version: version.clone(),
-        kind: record::KIND_CODE.into(),
+        kind: record::DeploymentKind::Code,
         number: None,
     };
     outcome.deployment = Some(record::write(ctx, &shared.env.name, cap, &deployment).await?);

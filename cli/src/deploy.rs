@@ -54,7 +54,7 @@ pub struct Options {
     /// Shift a share of traffic to the new version first, watch, then promote.
     pub canary: Option<crate::release::CanarySpec>,
     /// What the deployment record calls this deploy (`deploy`, `rollback-full`).
-    pub record_kind: Option<String>,
+    pub record_kind: Option<crate::record::DeploymentKind>,
 }
 
 /// Everything the capabilities of one deploy share.
@@ -801,11 +801,7 @@ fn new_record(shared: &Shared, plan: &Plan, version: &str) -> Deployment {
         template_sha256: plan.rendered.template_sha256(),
         fingerprint: plan.fingerprint.clone(),
         function_version: version.to_string(),
-        kind: shared
-            .options
-            .record_kind
-            .clone()
-            .unwrap_or_else(|| record::KIND_DEPLOY.into()),
+        kind: shared.options.record_kind.unwrap_or_default(),
         number: None,
     }
 }
@@ -852,7 +848,7 @@ async fn run_canary(
     });
     // Recorded before it is watched, so `status`, `promote` and `rollback` know it
     // even if this run is interrupted.
-    deployment.kind = record::KIND_CANARY.into();
+    deployment.kind = record::DeploymentKind::Canary;
     outcome.function_version = Some(stable.clone());
     outcome.deployment = Some(record::write(ctx, env, cap, deployment).await?);
     if shared.options.no_wait {
@@ -882,7 +878,7 @@ async fn run_canary(
                 state.verdict = Some(release::CanaryVerdict::Healthy);
             }
             p.step(cap, &format!("canary healthy: promoting version {version}"));
-            deployment.kind = record::KIND_DEPLOY.into();
+            deployment.kind = record::DeploymentKind::Deploy;
             deployment.function_version = version.to_string();
             release::point_alias(ctx, name, version).await?;
             return Ok(true);
@@ -910,7 +906,7 @@ async fn canary_rolled_back(
         plan.stack_name.as_str(),
         &shared.env.name,
     );
-    deployment.kind = record::KIND_CANARY_ROLLED_BACK.into();
+    deployment.kind = record::DeploymentKind::CanaryRolledBack;
     deployment.function_version = stable.to_string();
     let alarms = match alarms {
         Ok(alarms) => alarms,

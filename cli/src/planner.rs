@@ -241,7 +241,7 @@ pub fn behind_note(
     previous: Option<&Deployment>,
     deployed_params: &BTreeMap<String, String>,
 ) -> Option<String> {
-    let prev = previous.filter(|d| d.kind == crate::record::KIND_CODE)?;
+    let prev = previous.filter(|d| d.kind == crate::record::DeploymentKind::Code)?;
     let stack_key = deployed_params.get(ARTIFACT_KEY)?;
     (*stack_key != prev.artifact_key).then(|| {
         format!(
@@ -374,6 +374,7 @@ mod tests {
     }
 
     fn record(fingerprint: &str, version: &str, kind: &str) -> Deployment {
+        let kind = serde_json::from_value(serde_json::Value::String(kind.into())).unwrap();
         Deployment {
             time: String::new(),
             actor: String::new(),
@@ -384,7 +385,7 @@ mod tests {
             template_sha256: String::new(),
             fingerprint: fingerprint.into(),
             function_version: version.into(),
-            kind: kind.into(),
+            kind,
             number: Some(1),
         }
     }
@@ -470,7 +471,7 @@ mod tests {
 
     #[test]
     fn after_a_code_only_deploy_the_next_one_says_what_it_reconciles() {
-        let mut code = record("f", "4", crate::record::KIND_CODE);
+        let mut code = record("f", "4", "code");
         code.artifact_key = "artifacts/m/new.zip".into();
         code.number = Some(7);
         let stack = params("artifacts/m/old.zip");

@@ -10,21 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::aws::{ssm, AwsContext};
 use crate::error::Result;
 
-/// Deployment kinds: how the live version got where the record says.
-/// A deploy through CloudFormation (the stack runs the record's fingerprint).
-pub const KIND_DEPLOY: &str = "deploy";
-/// A full rollback: an earlier template and artifact deployed again.
-pub const KIND_ROLLBACK_FULL: &str = "rollback-full";
-/// A fast rollback: only the alias moved.
-pub const KIND_ROLLBACK: &str = "rollback";
-/// A code-only deploy (`stackpro deploy --code`): UpdateFunctionCode, a version and
-/// the alias, without CloudFormation; the stack's view is behind until the next full
-/// deploy. Its fingerprint is the one the stack will have once it catches up.
-pub const KIND_CODE: &str = "code";
-/// A canary in progress: the record's version takes a share of the traffic.
-pub const KIND_CANARY: &str = "canary";
-/// A canary that an alarm (or a failed watch) rolled back.
-pub const KIND_CANARY_ROLLED_BACK: &str = "canary-rolled-back";
+/// How the live version got where a record says: the enum the conventions crate spells.
+pub use stackpro_conventions::DeploymentKind;
 
 /// The SSM path of the deployment records of an environment.
 pub fn records_path(env: &str) -> String {
@@ -52,8 +39,8 @@ pub struct Deployment {
     /// The Lambda version the live alias was pointed at.
     pub function_version: String,
     /// `deploy`, or how the alias got there otherwise (`rollback`).
-    #[serde(default = "default_kind")]
-    pub kind: String,
+    #[serde(default)]
+    pub kind: DeploymentKind,
     /// The SSM parameter version of this record: the deployment number (not stored in
     /// the value, filled in when read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,15 +52,8 @@ impl Deployment {
     /// fingerprint (a deploy or a full rollback). Records of a fast rollback or a
     /// rolled-back canary say where the alias was moved, not what the stack deploys.
     pub fn is_release_of_fingerprint(&self) -> bool {
-        matches!(
-            self.kind.as_str(),
-            KIND_DEPLOY | KIND_ROLLBACK_FULL | KIND_CODE
-        )
+        self.kind.releases_fingerprint()
     }
-}
-
-fn default_kind() -> String {
-    KIND_DEPLOY.into()
 }
 
 /// `/stackpro/<env>/deployments/<capability>`

@@ -322,7 +322,7 @@ mod tests {
             template_sha256: String::new(),
             fingerprint: format!("f{n}"),
             function_version: version.into(),
-            kind: "deploy".into(),
+            kind: crate::record::DeploymentKind::Deploy,
             number: Some(n),
         }
     }
@@ -384,13 +384,13 @@ mod tests {
 
         // After a rollback to 1, another rollback does not go forward to 2.
         let mut back = d(4, "1");
-        back.kind = "rollback".into();
+        back.kind = crate::record::DeploymentKind::Rollback;
         let after = [d(1, "1"), d(2, "2"), back];
         assert!(rollback_target(&after, "1", None, None).is_err());
 
         // A canary's version is never the target, nor is its record.
         let mut canary = d(3, "3");
-        canary.kind = "canary".into();
+        canary.kind = crate::record::DeploymentKind::Canary;
         let during = [d(1, "1"), d(2, "2"), canary];
         assert_eq!(
             rollback_target(&during, "2", Some("3"), None)

@@ -98,8 +98,8 @@ pub fn run(args: PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Result<
         let mut number = None;
         let mut note = None;
         match record::latest(&ctx, &env.name, &cap.name).await? {
-            Some(mut d) if d.kind == "canary" && d.function_version == canary => {
-                d.kind = "deploy".into();
+            Some(mut d) if d.kind == crate::record::DeploymentKind::Canary && d.function_version == canary => {
+                d.kind = crate::record::DeploymentKind::Deploy;
                 d.time = record::now_rfc3339();
                 d.actor = identity.arn.clone();
                 d.number = None;

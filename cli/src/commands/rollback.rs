@@ -221,7 +221,7 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
                     d.is_release_of_fingerprint() && d.function_version == live.version
                 });
                 if let Some(mut d) = stable.cloned() {
-                    d.kind = "rollback".into();
+                    d.kind = crate::record::DeploymentKind::Rollback;
                     d.function_version = live.version.clone();
                     d.time = record::now_rfc3339();
                     d.actor = identity.arn.clone();
@@ -265,7 +265,7 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
             let d = Deployment {
                 time: record::now_rfc3339(),
                 actor: identity.arn.clone(),
-                kind: "rollback".into(),
+                kind: crate::record::DeploymentKind::Rollback,
                 number: None,
                 ..target.clone()
             };
@@ -408,7 +408,7 @@ async fn full(
             allow_replace: false,
             no_wait: false,
             canary: None,
-            record_kind: Some(record::KIND_ROLLBACK_FULL.into()),
+            record_kind: Some(record::DeploymentKind::RollbackFull),
         },
         progress: Progress::with_mode(progress.mode(), &[cap.name.as_str()]),
     });

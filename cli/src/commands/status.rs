@@ -224,9 +224,9 @@ pub async fn capability_status(
         .map(|(version, weight)| Canary { version, weight });
     let stack_key = stack::parameter_values(&found).remove(crate::planner::ARTIFACT_KEY);
     let live_note = match (&live, &deployment) {
-        (Some(_), Some(d)) if d.kind == crate::record::KIND_CANARY => None,
+        (Some(_), Some(d)) if d.kind == crate::record::DeploymentKind::Canary => None,
         (Some(live), Some(d))
-            if d.kind == crate::record::KIND_CODE
+            if d.kind == crate::record::DeploymentKind::Code
                 && *live == d.function_version
                 && stack_key.as_ref().is_some_and(|k| *k != d.artifact_key) =>
         {
@@ -241,7 +241,7 @@ pub async fn capability_status(
             "the live alias serves version {live}, not the recorded deployment's version {}: it was moved outside stackpro deploy",
             d.function_version
         )),
-        (Some(_), Some(d)) if d.kind != "deploy" => Some(format!(
+        (Some(_), Some(d)) if d.kind != crate::record::DeploymentKind::Deploy => Some(format!(
             "the live version was set by {} at {}",
             d.kind, d.time
         )),

@@ -2,48 +2,78 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// How the live alias got where a deployment record says it is.
+/// How the live version got where a deployment record says it is. Records store it as
+/// its kebab-case name (`rollback-full`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeploymentKind {
-    /// `stackpro deploy`: the stack and the code of the record's fingerprint.
+    /// `stackpro deploy` through CloudFormation: the stack runs the record's fingerprint.
     #[default]
     Deploy,
-    /// `stackpro rollback`: the alias moved back to an earlier version; the stack did not.
-    Rollback,
     /// `stackpro rollback --full`: an earlier template and artifact deployed again.
     RollbackFull,
-    /// `stackpro deploy --canary`: part of the traffic on a new version.
+    /// `stackpro rollback`: only the alias moved back; the stack did not.
+    Rollback,
+    /// `stackpro deploy --code`: UpdateFunctionCode, a version and the alias, without
+    /// CloudFormation; the stack's view is behind until the next full deploy. Its
+    /// fingerprint is the one the stack will have once it catches up.
+    Code,
+    /// A canary in progress: the record's version takes a share of the traffic.
     Canary,
+    /// A canary that an alarm (or a failed watch) rolled back.
+    CanaryRolledBack,
 }
 
 impl DeploymentKind {
-    pub const ALL: [DeploymentKind; 4] = [
+    pub const ALL: [DeploymentKind; 6] = [
         DeploymentKind::Deploy,
-        DeploymentKind::Rollback,
         DeploymentKind::RollbackFull,
+        DeploymentKind::Rollback,
+        DeploymentKind::Code,
         DeploymentKind::Canary,
+        DeploymentKind::CanaryRolledBack,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             DeploymentKind::Deploy => "deploy",
-            DeploymentKind::Rollback => "rollback",
             DeploymentKind::RollbackFull => "rollback-full",
+            DeploymentKind::Rollback => "rollback",
+            DeploymentKind::Code => "code",
             DeploymentKind::Canary => "canary",
+            DeploymentKind::CanaryRolledBack => "canary-rolled-back",
         }
     }
 
     /// Whether the version of such a record runs the code and configuration of its
-    /// fingerprint. A fast rollback or a canary says where the alias was moved, not
-    /// what the stack deploys.
+    /// fingerprint (a deploy, a full rollback, a code-only deploy). A fast rollback or a
+    /// canary says where the alias was moved, not what the stack deploys.
     pub fn releases_fingerprint(self) -> bool {
-        matches!(self, DeploymentKind::Deploy | DeploymentKind::RollbackFull)
+        matches!(
+            self,
+            DeploymentKind::Deploy | DeploymentKind::RollbackFull | DeploymentKind::Code
+        )
     }
 }
 
 impl fmt::Display for DeploymentKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_spell_kinds_as_before() {
+        for kind in DeploymentKind::ALL {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{kind}\""));
+            assert_eq!(serde_json::from_str::<DeploymentKind>(&json).unwrap(), kind);
+        }
+        assert!(DeploymentKind::Code.releases_fingerprint());
+        assert!(!DeploymentKind::Rollback.releases_fingerprint());
     }
 }
