@@ -43,6 +43,10 @@ impl ProjectCopy {
                 let target = dir.path().join("handlers").join(cap.file_name());
                 std::fs::create_dir_all(&target).unwrap();
                 std::fs::copy(&file, target.join("capability.yaml")).unwrap();
+                let contract = cap.path().join("openapi.yaml");
+                if contract.is_file() {
+                    std::fs::copy(&contract, target.join("openapi.yaml")).unwrap();
+                }
             }
         }
         ProjectCopy { dir }

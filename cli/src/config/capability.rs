@@ -14,7 +14,10 @@ use crate::error::{nearest, Result};
 struct CapabilityFile {
     description: String,
     handler: Handler,
-    routes: Vec<String>,
+    /// Only for a capability without a contract (`openapi.yaml`); next to one, it must
+    /// say what the contract says.
+    #[serde(default)]
+    routes: Option<Vec<String>>,
     tables: Vec<TableFile>,
     #[serde(default)]
     buckets: Vec<BucketFile>,
@@ -233,34 +236,37 @@ impl Capability {
         }
         let file: CapabilityFile = source.parse("a capability declaration")?;
 
-        let mut routes = Vec::new();
-        for raw in &file.routes {
-            let route = parse_route(raw).map_err(|why| {
-                source.error_at(
-                    &["routes", raw],
-                    format!("route `{raw}` {why}"),
-                    Some(
-                        "write a route as `METHOD /path`, e.g. `GET /v1/threads/{thread_id}`"
-                            .into(),
-                    ),
-                )
-            })?;
-            if routes.iter().any(|r: &Route| r.key() == route.key()) {
-                return Err(source.error_at(
-                    &["routes", raw],
-                    format!("route `{raw}` is declared twice"),
-                    None,
-                ));
+        let contract_path = path.with_file_name(CONTRACT_FILE);
+        let contract = if contract_path.is_file() {
+            Some(Source::read(&contract_path, root)?)
+        } else {
+            None
+        };
+        let declared = match &file.routes {
+            Some(list) => Some(declared_routes(&source, list)?),
+            None => None,
+        };
+        let routes = match (contract, declared) {
+            (Some(contract), None) => contract_routes(&contract)?,
+            (Some(contract), Some(declared)) => {
+                let routes = contract_routes(&contract)?;
+                check_agreement(&source, &declared, &contract, &routes)?;
+                routes
             }
-            routes.push(route);
-        }
-        if routes.is_empty() {
-            return Err(source.error_at(
-                &["routes"],
-                "`routes` is empty; a capability serves at least one route".into(),
-                None,
-            ));
-        }
+            (None, Some(declared)) => declared,
+            (None, None) => {
+                return Err(source.error_at(
+                    &[],
+                    format!(
+                        "capability {name} declares no routes: there is no contract {} and no `routes:` list",
+                        contract_path.strip_prefix(root).unwrap_or(&contract_path).display()
+                    ),
+                    Some(format!(
+                        "write the OpenAPI contract handlers/{name}/{CONTRACT_FILE} (its paths and methods are the routes), or list the routes under `routes:` as `METHOD /path`"
+                    )),
+                ))
+            }
+        };
 
         let mut tables: Vec<Table> = Vec::new();
         for t in file.tables {
@@ -493,6 +499,145 @@ pub(crate) fn is_name(name: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && name.len() <= 24
+}
+
+/// A capability's contract, beside its capability.yaml: when it is there, its paths
+/// and methods are the capability's routes.
+pub const CONTRACT_FILE: &str = "openapi.yaml";
+
+/// The operations a path item of an OpenAPI document can hold.
+const OPERATIONS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// The part of an OpenAPI document the catalogue reads.
+#[derive(Debug, Deserialize)]
+struct ContractFile {
+    /// A mapping, so the routes keep the contract's order.
+    paths: serde_yaml::Mapping,
+}
+
+/// The `routes:` list of a capability.yaml, parsed and checked.
+fn declared_routes(source: &Source, list: &[String]) -> Result<Vec<Route>> {
+    let mut routes = Vec::new();
+    for raw in list {
+        let route = parse_route(raw).map_err(|why| {
+            source.error_at(
+                &["routes", raw],
+                format!("route `{raw}` {why}"),
+                Some("write a route as `METHOD /path`, e.g. `GET /v1/threads/{thread_id}`".into()),
+            )
+        })?;
+        if routes.iter().any(|r: &Route| r.key() == route.key()) {
+            return Err(source.error_at(
+                &["routes", raw],
+                format!("route `{raw}` is declared twice"),
+                None,
+            ));
+        }
+        routes.push(route);
+    }
+    if routes.is_empty() {
+        return Err(source.error_at(
+            &["routes"],
+            "`routes` is empty; a capability serves at least one route".into(),
+            None,
+        ));
+    }
+    Ok(routes)
+}
+
+/// The routes of a contract: every operation under `paths`, in the contract's order
+/// (`get` under `/v1/threads/{thread_id}` is `GET /v1/threads/{thread_id}`).
+fn contract_routes(contract: &Source) -> Result<Vec<Route>> {
+    let file: ContractFile = contract.parse("an OpenAPI contract")?;
+    let mut routes = Vec::new();
+    for (key, item) in &file.paths {
+        let Some(path) = key.as_str() else {
+            return Err(contract.error_at(
+                &["paths"],
+                format!("a key under `paths` is not a path: {key:?}"),
+                Some("write each path as a string starting with `/`".into()),
+            ));
+        };
+        let Some(operations) = item.as_mapping() else {
+            return Err(contract.error_at(
+                &["paths", path],
+                format!("path `{path}` does not hold a mapping of operations"),
+                None,
+            ));
+        };
+        for (method, _) in operations {
+            let Some(method) = method.as_str() else {
+                continue;
+            };
+            if method == "$ref" {
+                return Err(contract.error_at(
+                    &["paths", path, method],
+                    format!("path `{path}` is a `$ref`, which stackpro does not follow"),
+                    Some("write the path's operations in the contract itself".into()),
+                ));
+            }
+            // Summaries, parameters, servers and `x-` extensions are not operations.
+            if !OPERATIONS.contains(&method) {
+                continue;
+            }
+            let raw = format!("{} {path}", method.to_ascii_uppercase());
+            if method == "trace" {
+                return Err(contract.error_at(
+                    &["paths", path, method],
+                    format!("operation `{raw}` cannot be routed: API Gateway HTTP APIs have no TRACE route"),
+                    Some("remove it from the contract; the handler answers TRACE with 405".into()),
+                ));
+            }
+            let route = parse_route(&raw).map_err(|why| {
+                contract.error_at(&["paths", path], format!("operation `{raw}` {why}"), None)
+            })?;
+            routes.push(route);
+        }
+    }
+    if routes.is_empty() {
+        return Err(contract.error_at(
+            &["paths"],
+            "the contract has no operation under `paths`; a capability serves at least one route"
+                .into(),
+            None,
+        ));
+    }
+    Ok(routes)
+}
+
+/// A `routes:` list next to a contract must say what the contract says.
+fn check_agreement(
+    source: &Source,
+    declared: &[Route],
+    contract: &Source,
+    routes: &[Route],
+) -> Result<()> {
+    let keys = |list: &[Route]| list.iter().map(Route::key).collect::<Vec<_>>();
+    let (declared_keys, contract_keys) = (keys(declared), keys(routes));
+    let mut differences = Vec::new();
+    for key in declared_keys.iter().filter(|k| !contract_keys.contains(k)) {
+        differences.push(format!("`{key}` is only in {}", source.display.display()));
+    }
+    for key in contract_keys.iter().filter(|k| !declared_keys.contains(k)) {
+        differences.push(format!("`{key}` is only in {}", contract.display.display()));
+    }
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(source.error_at(
+        &["routes"],
+        format!(
+            "`routes` disagrees with the contract {}: {}",
+            contract.display.display(),
+            differences.join("; ")
+        ),
+        Some(format!(
+            "remove `routes:` from {}: a capability with a contract takes its routes from the contract's paths and methods",
+            source.display.display()
+        )),
+    ))
 }
 
 /// The longest short name a bucket may have (its full name is checked per environment).

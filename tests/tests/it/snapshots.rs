@@ -438,6 +438,35 @@ fn function_version_and_api_are_wired_to_the_live_alias() {
         assert!(routes
             .iter()
             .any(|(_, route)| route["Properties"]["RouteKey"] == "GET /v1/health"));
+        // Every route, `$default` (what no other route matches) included, goes to the
+        // one integration, so the handler answers 405 and unknown paths itself.
+        let default = &res["RouteDefault"]["Properties"];
+        assert_eq!(default["RouteKey"], "$default");
+        for (id, route) in &routes {
+            assert_eq!(
+                route["Properties"]["Target"]["Fn::Sub"], "integrations/${Integration}",
+                "{id}"
+            );
+        }
+        let keys: Vec<&str> = routes
+            .iter()
+            .map(|(_, route)| route["Properties"]["RouteKey"].as_str().unwrap())
+            .collect();
+        let catalogue =
+            Catalogue::load(&Project::discover(Some(&project_root()), &project_root()).unwrap())
+                .unwrap();
+        let mut expected: Vec<String> = catalogue
+            .get(&r.capability)
+            .unwrap()
+            .routes
+            .iter()
+            .map(|route| route.key())
+            .collect();
+        expected.push("$default".into());
+        let mut keys: Vec<String> = keys.into_iter().map(String::from).collect();
+        keys.sort();
+        expected.sort();
+        assert_eq!(keys, expected, "{} {}", env.name, r.capability);
 
         let base_url = &res["BaseUrlParameter"]["Properties"];
         assert_eq!(
@@ -488,4 +517,59 @@ fn alarms_follow_the_environment_and_capability_thresholds() {
         assert_eq!(latency["EvaluationPeriods"], 10);
         assert_eq!(latency["Dimensions"][0]["Value"], env.name.as_str());
     }
+}
+
+#[test]
+fn a_capability_with_a_contract_takes_its_routes_from_it() {
+    let project = Project::discover(Some(&project_root()), &project_root()).unwrap();
+    let catalogue = Catalogue::load(&project).unwrap();
+    let messaging = catalogue.get("messaging").unwrap();
+    let contract: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(project_root().join("handlers/messaging/openapi.yaml")).unwrap(),
+    )
+    .unwrap();
+    let mut documented = Vec::new();
+    for (path, item) in contract["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "put", "post", "delete", "patch", "head", "options"]
+                .contains(&method.as_str())
+            {
+                documented.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    let routes: Vec<String> = messaging.routes.iter().map(|r| r.key()).collect();
+    assert_eq!(routes.len(), 6, "{routes:?}");
+    documented.sort();
+    let mut sorted = routes.clone();
+    sorted.sort();
+    assert_eq!(sorted, documented);
+    // In the contract's order.
+    assert_eq!(routes[0], "GET /v1/health");
+    assert_eq!(routes[5], "POST /v1/threads/{thread_id}/messages");
+
+    // A `routes:` list that agrees with the contract is accepted (and changes nothing).
+    let copy = stackpro_tests::ProjectCopy::new();
+    copy.edit(
+        "handlers/messaging/capability.yaml",
+        "tables:\n",
+        &format!(
+            "routes:\n{}tables:\n",
+            routes
+                .iter()
+                .rev()
+                .map(|r| format!("  - {r}\n"))
+                .collect::<String>()
+        ),
+    );
+    let project = Project::discover(Some(copy.path()), copy.path()).unwrap();
+    let again = Catalogue::load(&project).unwrap();
+    let keys: Vec<String> = again
+        .get("messaging")
+        .unwrap()
+        .routes
+        .iter()
+        .map(|r| r.key())
+        .collect();
+    assert_eq!(keys, routes);
 }
