@@ -90,20 +90,33 @@ for cap in "${caps[@]}"; do
     cat "$work/dev.log" >&2
     exit 1
   fi
+  # Requests reach the function as API Gateway's HTTP API passes them (a body that is
+  # not UTF-8 text arrives base64-encoded), through scripts/local-gateway.py and the
+  # Lambda Invoke API of cargo lambda watch: its own function URLs answer such a body
+  # 500 text/plain themselves, before the function runs.
+  gateway_port=$(free_port)
+  binary=$(python3 -c 'import json, sys; print(next(s["binary"] for s in json.load(open(sys.argv[1]))["served"] if s["capability"] == sys.argv[2]))' "$work/plan.json" "$cap")
+  setsid python3 scripts/local-gateway.py --port "$gateway_port" --function "$binary" \
+    --function-url "${base%%/lambda-url/*}" >"$work/gateway-$cap.log" 2>&1 &
+  pids+=($!)
+  gateway="http://127.0.0.1:$gateway_port"
+  wait_for "$gateway/v1/health" 60 "${pids[-1]}"
+
   token=$(python3 scripts/dev-token.py --tenant contract-test --role member --scope "$cap:read $cap:write")
   # Schemathesis runs outside the project and keeps no example database: cargo lambda
   # watch reloads the handler on any file change under the project (schemathesis writes
   # .hypothesis/ in its working directory), which would cut requests in flight.
-  # Strings are ASCII: a header value that is not UTF-8 is refused by cargo lambda watch
-  # itself (500 text/plain, before the handler runs); API Gateway passes it on and the
-  # handler answers 400 (handlers/messaging/tests/it/api.rs).
+  # Strings are ASCII (--generation-codec): HTTP header values outside it are refused by
+  # the HTTP layers in between, not by the handler (whose answer, 400, is tested in the
+  # capability's own tests).
   mkdir -p "$out/$cap"
   (cd "$work" && schemathesis run "$root/handlers/$cap/openapi.yaml" \
-    --url "$base" \
+    --url "$gateway" \
     --header "Authorization: Bearer $token" \
     --checks all \
     --phases examples,coverage,fuzzing,stateful \
     --max-examples "${CONTRACT_MAX_EXAMPLES:-100}" \
+    --continue-on-failure \
     --generation-with-security-parameters false \
     --generation-database none \
     --generation-codec ascii \

@@ -230,3 +230,34 @@ async fn headers_outside_ascii_and_undecodable_events_are_400_with_the_envelope(
     assert_eq!(a.field(), "headers");
     assert_eq!(count_items(&h, "acme", "THREAD#").await, 0);
 }
+
+#[tokio::test]
+async fn a_body_that_is_not_utf8_is_400_with_the_envelope() {
+    // API Gateway passes such a body base64-encoded (`isBase64Encoded: true`); found by
+    // schemathesis, where cargo lambda watch answered 500 itself before the handler ran.
+    let h = start().await;
+    let t = writer("acme");
+    for body in [&b"\xd7\xf8\x9b"[..], b"{\"title\": \"\xff\"}"] {
+        let a = h.send(create_thread().token(&t).bytes(body)).await;
+        assert_eq!(
+            (a.status, a.code(), a.field()),
+            (400, "INVALID_INPUT", "body"),
+            "{}",
+            a.text
+        );
+        assert!(!a.degraded());
+    }
+    // A base64 body that is JSON is read as JSON.
+    let a = h
+        .send(
+            create_thread()
+                .token(&t)
+                .bytes(br#"{"title": "from base64"}"#),
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.body["title"].as_str()),
+        (201, Some("from base64"))
+    );
+    assert_eq!(count_items(&h, "acme", "THREAD#").await, 1);
+}
