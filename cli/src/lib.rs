@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod deploy;
 pub mod diff;
+pub mod drift;
 pub mod error;
 pub mod flags;
 pub mod lint;

@@ -266,3 +266,77 @@ pub async fn set_stack_policy(ctx: &AwsContext, name: &str, policy: &str) -> Res
         .map_err(|e| ctx.error("cloudformation", "SetStackPolicy", name, e))?;
     Ok(())
 }
+
+/// DetectStackDrift; returns the detection id.
+pub async fn detect_stack_drift(ctx: &AwsContext, name: &str) -> Result<String> {
+    let out = client(ctx)
+        .detect_stack_drift()
+        .stack_name(name)
+        .send()
+        .await
+        .map_err(|e| ctx.error("cloudformation", "DetectStackDrift", name, e))?;
+    Ok(out
+        .stack_drift_detection_id()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// Where a drift detection is: its status (`DETECTION_IN_PROGRESS`, `_COMPLETE`,
+/// `_FAILED`), the stack's drift status (`DRIFTED`, `IN_SYNC`, ...) and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriftDetection {
+    pub detection_status: String,
+    pub stack_drift_status: Option<String>,
+    pub reason: Option<String>,
+}
+
+pub async fn drift_detection_status(
+    ctx: &AwsContext,
+    name: &str,
+    id: &str,
+) -> Result<DriftDetection> {
+    let out = client(ctx)
+        .describe_stack_drift_detection_status()
+        .stack_drift_detection_id(id)
+        .send()
+        .await
+        .map_err(|e| {
+            ctx.error(
+                "cloudformation",
+                "DescribeStackDriftDetectionStatus",
+                name,
+                e,
+            )
+        })?;
+    Ok(DriftDetection {
+        detection_status: out
+            .detection_status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        stack_drift_status: out.stack_drift_status().map(|s| s.as_str().to_string()),
+        reason: out.detection_status_reason().map(str::to_string),
+    })
+}
+
+/// The last drift detection's result for every resource of the stack (all pages).
+pub async fn resource_drifts(
+    ctx: &AwsContext,
+    name: &str,
+) -> Result<Vec<aws_sdk_cloudformation::types::StackResourceDrift>> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client(ctx)
+            .describe_stack_resource_drifts()
+            .stack_name(name)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| ctx.error("cloudformation", "DescribeStackResourceDrifts", name, e))?;
+        token = page.next_token().map(str::to_string);
+        out.extend(page.stack_resource_drifts.unwrap_or_default());
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}

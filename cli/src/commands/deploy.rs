@@ -199,22 +199,7 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
             .zip(rendered)
             .zip(artifacts)
             .collect();
-        if args.code {
-            let finished = code_all(&shared, work).await?;
-            return Ok(DeployReport {
-                environment: env.name.clone(),
-                dry_run: false,
-                capabilities: finished,
-                duration_ms: start.elapsed().as_millis(),
-            });
-        }
-        let (plans, mut finished) = prepare_all(&shared, work, args.concurrency).await?;
-        finished.extend(if args.dry_run {
-            dry_run(&shared, plans).await
-        } else {
-            confirm(&shared, &args, &plans).await?;
-            execute_all(&shared, plans, args.concurrency).await
-        });
+        let mut finished = deploy_all(&shared, &args, work).await?;
         let order = |c: &CapabilityReport| names.iter().position(|n| *n == c.outcome.capability);
         finished.sort_by_key(order);
         Ok::<_, Error>(DeployReport {
@@ -238,6 +223,26 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         )));
     }
     Ok(())
+}
+
+/// Steps 4 to 11 for every capability: the code path with `--code`; else prepare,
+/// then preview only (`--dry-run`) or confirm and execute.
+async fn deploy_all(
+    shared: &Arc<Shared>,
+    args: &DeployArgs,
+    work: Vec<Work>,
+) -> Result<Vec<CapabilityReport>> {
+    if args.code {
+        return code_all(shared, work).await;
+    }
+    let (plans, mut finished) = prepare_all(shared, work, args.concurrency).await?;
+    finished.extend(if args.dry_run {
+        dry_run(shared, plans).await
+    } else {
+        confirm(shared, args, &plans).await?;
+        execute_all(shared, plans, args.concurrency).await
+    });
+    Ok(finished)
 }
 
 /// Step 2: builds the handlers (or reads the last build's zips with `--no-build`).

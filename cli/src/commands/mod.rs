@@ -16,6 +16,7 @@ pub mod deploy;
 pub mod destroy;
 pub mod dev;
 pub mod doctor;
+pub mod drift;
 pub mod flags;
 pub mod list;
 pub mod promote;
@@ -66,6 +67,9 @@ pub enum Command {
     Deploy(deploy::DeployArgs),
     /// Show capabilities' stack state, last deployment, outputs, live version and alarms
     Status(status::StatusArgs),
+    /// Find what differs from what the stacks say: CloudFormation drift detection per
+    /// resource and property, and deployments the stacks do not know of (exit 1 on drift)
+    Drift(drift::DriftArgs),
     /// Delete a capability's stack (its tables and buckets are kept)
     Destroy(destroy::DestroyArgs),
     /// Put the previous deployment back: the live alias (fast), or the stack (--full)
@@ -93,6 +97,7 @@ impl Cli {
             Command::Build(args) => build::run(args, &self.global, printer),
             Command::Deploy(args) => deploy::run(args, &self.global, printer),
             Command::Status(args) => status::run(args, &self.global, printer),
+            Command::Drift(args) => drift::run(args, &self.global, printer),
             Command::Destroy(args) => destroy::run(args, &self.global, printer),
             Command::Rollback(args) => rollback::run(args, &self.global, printer),
             Command::Promote(args) => promote::run(args, &self.global, printer),

@@ -551,3 +551,153 @@ async fn a_busy_stack_with_no_wait_and_a_stuck_stack_are_refused_with_the_way_ou
         stuck.help()
     );
 }
+
+/// A deployed messaging stack whose drift detection takes one poll and finds the
+/// function's memory changed by hand (`drifted`), or nothing; its record is a
+/// code-only deployment the stack does not know of (`code_only`).
+fn drift_answers(drifted: bool, code_only: bool) -> stackpro::aws::AwsContext {
+    let polls = Arc::new(AtomicUsize::new(0));
+    config(infallible_client_fn(move |req| {
+        let uri = req.uri().to_string();
+        if uri.contains("/aliases/") {
+            return response(
+                200,
+                "application/json",
+                r#"{"AliasArn":"arn:aws:lambda:eu-west-1:123456789012:function:stackpro-messaging-sandbox:live","Name":"live","FunctionVersion":"4"}"#.into(),
+            );
+        }
+        if req
+            .headers()
+            .get("x-amz-target")
+            .is_some_and(|t| t == "AmazonSSM.GetParameter")
+        {
+            let kind = if code_only { "code" } else { "deploy" };
+            let record = serde_json::json!({
+                "time": "2026-11-30T01:00:00Z", "actor": "arn:aws:iam::123456789012:user/dev",
+                "git_commit": null, "artifact_sha256": "b".repeat(64),
+                "artifact_key": "artifacts/messaging/new.zip", "code_sha256": "c",
+                "template_sha256": "t", "fingerprint": "f", "function_version": "4", "kind": kind
+            });
+            let body = serde_json::json!({"Parameter": {
+                "Name": "/stackpro/sandbox/deployments/messaging", "Type": "String",
+                "Value": record.to_string(), "Version": 5
+            }});
+            return response(200, "application/x-amz-json-1.1", body.to_string());
+        }
+        let stack_id =
+            "arn:aws:cloudformation:eu-west-1:123456789012:stack/stackpro-messaging-sandbox/1";
+        let meta = "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>";
+        match action(&req).as_str() {
+            "DescribeStacks" => response(
+                200,
+                "text/xml",
+                format!(
+                    "<DescribeStacksResponse xmlns=\"{NS}\"><DescribeStacksResult><Stacks><member>\
+                     <StackName>stackpro-messaging-sandbox</StackName><StackId>{stack_id}</StackId>\
+                     <CreationTime>2026-11-22T09:00:00.000Z</CreationTime><StackStatus>UPDATE_COMPLETE</StackStatus>\
+                     <Parameters><member><ParameterKey>ArtifactKey</ParameterKey>\
+                     <ParameterValue>artifacts/messaging/old.zip</ParameterValue></member></Parameters>\
+                     </member></Stacks></DescribeStacksResult>{meta}</DescribeStacksResponse>"
+                ),
+            ),
+            "DetectStackDrift" => response(
+                200,
+                "text/xml",
+                format!(
+                    "<DetectStackDriftResponse xmlns=\"{NS}\"><DetectStackDriftResult>\
+                     <StackDriftDetectionId>d-1</StackDriftDetectionId></DetectStackDriftResult>{meta}\
+                     </DetectStackDriftResponse>"
+                ),
+            ),
+            "DescribeStackDriftDetectionStatus" => {
+                let done = polls.fetch_add(1, Ordering::SeqCst) >= 1;
+                let (status, drift) = match (done, drifted) {
+                    (false, _) => ("DETECTION_IN_PROGRESS", String::new()),
+                    (true, true) => ("DETECTION_COMPLETE", "<StackDriftStatus>DRIFTED</StackDriftStatus><DriftedStackResourceCount>1</DriftedStackResourceCount>".to_string()),
+                    (true, false) => ("DETECTION_COMPLETE", "<StackDriftStatus>IN_SYNC</StackDriftStatus><DriftedStackResourceCount>0</DriftedStackResourceCount>".to_string()),
+                };
+                response(
+                    200,
+                    "text/xml",
+                    format!(
+                        "<DescribeStackDriftDetectionStatusResponse xmlns=\"{NS}\"><DescribeStackDriftDetectionStatusResult>\
+                         <StackId>{stack_id}</StackId><StackDriftDetectionId>d-1</StackDriftDetectionId>\
+                         <DetectionStatus>{status}</DetectionStatus>{drift}<Timestamp>2026-11-30T02:00:00.000Z</Timestamp>\
+                         </DescribeStackDriftDetectionStatusResult>{meta}</DescribeStackDriftDetectionStatusResponse>"
+                    ),
+                )
+            }
+            "DescribeStackResourceDrifts" => response(
+                200,
+                "text/xml",
+                format!(
+                    "<DescribeStackResourceDriftsResponse xmlns=\"{NS}\"><DescribeStackResourceDriftsResult><StackResourceDrifts>\
+                     <member><StackId>{stack_id}</StackId><LogicalResourceId>Function</LogicalResourceId>\
+                     <PhysicalResourceId>stackpro-messaging-sandbox</PhysicalResourceId><ResourceType>AWS::Lambda::Function</ResourceType>\
+                     <ExpectedProperties>{{&quot;MemorySize&quot;:128}}</ExpectedProperties><ActualProperties>{{&quot;MemorySize&quot;:512}}</ActualProperties>\
+                     <PropertyDifferences><member><PropertyPath>/MemorySize</PropertyPath><ExpectedValue>128</ExpectedValue>\
+                     <ActualValue>512</ActualValue><DifferenceType>NOT_EQUAL</DifferenceType></member></PropertyDifferences>\
+                     <StackResourceDriftStatus>MODIFIED</StackResourceDriftStatus><Timestamp>2026-11-30T02:00:01.000Z</Timestamp></member>\
+                     <member><StackId>{stack_id}</StackId><LogicalResourceId>TableThreads</LogicalResourceId>\
+                     <PhysicalResourceId>stackpro-messaging-sandbox-threads</PhysicalResourceId><ResourceType>AWS::DynamoDB::Table</ResourceType>\
+                     <StackResourceDriftStatus>IN_SYNC</StackResourceDriftStatus><Timestamp>2026-11-30T02:00:01.000Z</Timestamp></member>\
+                     </StackResourceDrifts></DescribeStackResourceDriftsResult>{meta}</DescribeStackResourceDriftsResponse>"
+                ),
+            ),
+            other => response(
+                400,
+                "text/xml",
+                error_xml("InvalidAction", &format!("unexpected {other}")),
+            ),
+        }
+    }))
+}
+
+#[tokio::test]
+async fn drift_names_each_changed_property_and_the_code_the_stack_does_not_know() {
+    let found = stackpro::drift::check(
+        &drift_answers(true, true),
+        "sandbox",
+        "messaging",
+        "stackpro-messaging-sandbox",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(found.drifted);
+    assert_eq!(found.stack_drift_status, "DRIFTED");
+    assert_eq!(found.resources.len(), 1, "in-sync resources are left out");
+    let function = &found.resources[0];
+    assert_eq!(
+        (function.logical_id.as_str(), function.status.as_str()),
+        ("Function", "MODIFIED")
+    );
+    let p = &function.properties[0];
+    assert_eq!(p.path, "/MemorySize");
+    assert_eq!(
+        (
+            p.expected.as_deref(),
+            p.actual.as_deref(),
+            p.difference.as_str()
+        ),
+        (Some("128"), Some("512"), "NOT_EQUAL")
+    );
+    assert_eq!(found.outside_stack.len(), 1, "{:?}", found.outside_stack);
+    assert!(
+        found.outside_stack[0].contains("code-only deployment #5 runs artifacts/messaging/new.zip"),
+        "{:?}",
+        found.outside_stack
+    );
+
+    // In sync, and the record is a full deploy: nothing drifted.
+    let clean = stackpro::drift::check(
+        &drift_answers(false, false),
+        "sandbox",
+        "messaging",
+        "stackpro-messaging-sandbox",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!clean.drifted, "{clean:?}");
+    assert_eq!(clean.stack_drift_status, "IN_SYNC");
+    assert!(clean.resources.is_empty() && clean.outside_stack.is_empty());
+}
