@@ -11,7 +11,7 @@ use crate::aws::cloudformation as cfn;
 use crate::aws::AwsContext;
 use crate::error::{Error, Result};
 use crate::planner::ARTIFACT_KEY;
-use crate::record::{self, KIND_CODE};
+use crate::record::{self, DeploymentKind};
 use crate::stack;
 
 /// One property that differs.
@@ -82,7 +82,7 @@ pub async fn check(
         out.resources = resource_drifts(ctx, stack_name).await?;
     }
     let stack_key = stack::parameter_values(&found).remove(ARTIFACT_KEY);
-    if let Some(d) = previous.as_ref().filter(|d| d.kind == KIND_CODE) {
+    if let Some(d) = previous.as_ref().filter(|d| d.kind == DeploymentKind::Code) {
         if stack_key.as_ref().is_some_and(|k| *k != d.artifact_key) {
             out.outside_stack.push(format!(
                 "code-only deployment #{} runs {} (version {}); the stack still names {}: `stackpro deploy {capability} --env {env}` brings it up to date",
@@ -94,7 +94,7 @@ pub async fn check(
         }
     }
     if let (Some(live), Some(d)) = (&live, &previous) {
-        if live.version != d.function_version && d.kind != record::KIND_CANARY {
+        if live.version != d.function_version && d.kind != DeploymentKind::Canary {
             out.outside_stack.push(format!(
                 "the live alias serves version {}, not the recorded deployment #{}'s version {}: it was moved outside stackpro",
                 live.version,
