@@ -181,10 +181,9 @@ pub fn run(args: DestroyArgs, global: &GlobalArgs, printer: &Printer) -> Result<
             }
         }
         // So do buckets.
-        let s3 = aws_sdk_s3::Client::new(&ctx.config);
         let mut retained_buckets = Vec::new();
         for bucket in bucket_names {
-            if s3.head_bucket().bucket(&bucket).send().await.is_ok() {
+            if crate::aws::s3::bucket_exists(&ctx, &bucket).await.unwrap_or(false) {
                 retained_buckets.push(bucket);
             }
         }

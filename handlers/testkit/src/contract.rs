@@ -23,11 +23,6 @@ const METHODS: [&str; 8] = [
 /// The schema every error body has.
 const ERROR_SCHEMA: &str = "/components/schemas/Error";
 
-/// Until the runtime answers 405 with `Allow` for a method a known path does not serve
-/// (issue 9, item 2), it answers 404 NOT_FOUND; both are accepted. Set to false once
-/// it does.
-const UNSERVED_METHOD_MAY_BE_404: bool = true;
-
 #[derive(Debug, Clone)]
 enum Segment {
     Literal(String),
@@ -204,7 +199,6 @@ impl Contract {
         if !m.methods.contains(&method) {
             let ok = match r.status {
                 405 => self.check_allow(&m, r),
-                404 if UNSERVED_METHOD_MAY_BE_404 => Ok(()),
                 _ => Err(format!(
                     "{} serves {} on {}, so the answer must be 405 with `Allow`",
                     self.file.display(),
