@@ -297,7 +297,7 @@ const CASES: &[Case] = &[
         to: "  - name: exports\n",
         env: "production",
         expect: &[
-            "error: handlers/datalake/capability.yaml:28:5: bucket `exports` would be named stackpro-datalake-production-exports-<account>-<region>, 64 characters in environment production with a 14-character region such as ap-southeast-1; S3 allows 63",
+            "error: handlers/datalake/capability.yaml:22:5: bucket `exports` would be named stackpro-datalake-production-exports-<account>-<region>, 64 characters in environment production with a 14-character region such as ap-southeast-1; S3 allows 63",
             "help: shorten the bucket name to at most 6 characters",
         ],
     },
@@ -308,7 +308,7 @@ const CASES: &[Case] = &[
         to: "  - name: Export_1\n",
         env: "sandbox",
         expect: &[
-            "error: handlers/datalake/capability.yaml:28:5: bucket name `Export_1` has a character `E` that is not allowed",
+            "error: handlers/datalake/capability.yaml:22:5: bucket name `Export_1` has a character `E` that is not allowed",
             "help: use 1 to 24 lower-case letters, digits and `-`, starting with a letter and ending with a letter or digit (e.g. `export`)",
         ],
     },
@@ -318,7 +318,7 @@ const CASES: &[Case] = &[
         from: "partitioned by dataset and day\n",
         to: "partitioned by dataset and day\n  - { name: export, expire_days: 7 }\n",
         env: "sandbox",
-        expect: &["error: handlers/datalake/capability.yaml:30:7: bucket `export` is declared twice"],
+        expect: &["error: handlers/datalake/capability.yaml:24:7: bucket `export` is declared twice"],
     },
     Case {
         name: "buckets whose CloudFormation ids collide",
@@ -327,7 +327,7 @@ const CASES: &[Case] = &[
         to: "  - name: export\n  - name: export-policy\n",
         env: "sandbox",
         expect: &[
-            "error: handlers/datalake/capability.yaml:29:5: buckets `export` and `export-policy` would share the CloudFormation logical id BucketExportPolicy",
+            "error: handlers/datalake/capability.yaml:23:5: buckets `export` and `export-policy` would share the CloudFormation logical id BucketExportPolicy",
             "help: rename one of them",
         ],
     },
@@ -337,7 +337,7 @@ const CASES: &[Case] = &[
         from: "  - name: export\n",
         to: "  - name: export\n    expire_days: 0\n",
         env: "sandbox",
-        expect: &["error: handlers/datalake/capability.yaml:29:5: bucket `export`: expire_days must be at least 1"],
+        expect: &["error: handlers/datalake/capability.yaml:23:5: bucket `export`: expire_days must be at least 1"],
     },
     Case {
         name: "misspelt bucket key",
@@ -345,7 +345,7 @@ const CASES: &[Case] = &[
         from: "  - name: export\n",
         to: "  - name: export\n    expires: 30\n",
         env: "sandbox",
-        expect: &["error: handlers/datalake/capability.yaml:29:5: buckets[0]: unknown field `expires`, expected one of `name`, `expire_days`, `description`"],
+        expect: &["error: handlers/datalake/capability.yaml:23:5: buckets[0]: unknown field `expires`, expected one of `name`, `expire_days`, `description`"],
     },
     Case {
         name: "empty env file",
