@@ -66,12 +66,6 @@ pub enum Access {
     Admin,
 }
 
-impl Access {
-    pub fn is_write(self) -> bool {
-        matches!(self, Access::Write | Access::Admin)
-    }
-}
-
 enum SecretSource {
     Literal(String),
     Parameter {

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use lambda_http::http::HeaderMap;
 use lambda_http::RequestExt;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -70,16 +69,6 @@ impl ApiRequest {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// A header that must be visible ASCII when present: INVALID_INPUT naming it otherwise.
-    pub fn header_checked(&self, name: &str) -> Result<Option<&str>, ApiError> {
-        match self.headers.get(name) {
-            None => Ok(None),
-            Some(v) => v.to_str().map(Some).map_err(|_| {
-                ApiError::invalid(name, format!("the {name} header must be visible ASCII"))
-            }),
-        }
-    }
-
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query.get(name).map(String::as_str)
     }
@@ -96,51 +85,6 @@ impl ApiRequest {
     pub fn query_time(&self, name: &str, default: i64) -> Result<i64, ApiError> {
         crate::time::millis_of(name, self.query(name), default)
     }
-
-    /// Parses the JSON body into `T`. A body over `max_bytes`, a body that is not JSON,
-    /// or a field of the wrong type is INVALID_INPUT naming the field.
-    pub fn json<T: DeserializeOwned>(&self, max_bytes: usize) -> Result<T, ApiError> {
-        if self.body.len() > max_bytes {
-            return Err(ApiError::invalid(
-                "body",
-                format!(
-                    "the body is {} bytes; the limit is {max_bytes}",
-                    self.body.len()
-                ),
-            ));
-        }
-        if self.body.is_empty() {
-            return Err(ApiError::invalid("body", "a JSON body is required"));
-        }
-        let de = &mut serde_json::Deserializer::from_slice(&self.body);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let syntax = matches!(
-                inner.classify(),
-                serde_json::error::Category::Syntax | serde_json::error::Category::Eof
-            );
-            let field = if syntax || path == "?" {
-                "body".to_string()
-            } else if path == "." || path.is_empty() {
-                missing_field(&inner.to_string()).unwrap_or_else(|| "body".to_string())
-            } else {
-                path
-            };
-            let message = if syntax {
-                format!("the body is not valid JSON: {inner}")
-            } else {
-                format!("invalid {field}: {inner}")
-            };
-            ApiError::invalid(&field, message)
-        })
-    }
-}
-
-/// serde says "missing field `title`"; the envelope names `title`.
-fn missing_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("missing field `")?;
-    Some(rest.split('`').next()?.to_string())
 }
 
 fn uuid_like() -> String {
@@ -187,50 +131,5 @@ impl Reply {
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));
         self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde::Deserialize;
-
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
-    struct Body {
-        title: String,
-        count: u32,
-    }
-
-    fn request(body: &str) -> ApiRequest {
-        ApiRequest {
-            method: "POST".into(),
-            path: "/".into(),
-            query: BTreeMap::new(),
-            headers: HeaderMap::new(),
-            body: body.as_bytes().to_vec(),
-            request_id: "r".into(),
-            trace_id: None,
-        }
-    }
-
-    fn field(body: &str, max: usize) -> String {
-        let e = request(body).json::<Body>(max).unwrap_err();
-        assert_eq!(e.status, 400);
-        e.details["field"].as_str().unwrap().to_string()
-    }
-
-    #[test]
-    fn errors_name_the_field() {
-        assert_eq!(field(r#"{"title": 1, "count": 1}"#, 1000), "title");
-        assert_eq!(field(r#"{"count": 1}"#, 1000), "title");
-        assert_eq!(field(r#"{"title": "a", "count": -1}"#, 1000), "count");
-        assert_eq!(field(r#"{"title": "a""#, 1000), "body");
-        assert_eq!(field("", 1000), "body");
-        assert_eq!(field(r#"{"title": "a", "count": 1}"#, 5), "body");
-        assert!(request(r#"{"title": "a", "count": 1}"#)
-            .json::<Body>(1000)
-            .is_ok());
     }
 }
