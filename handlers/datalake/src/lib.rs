@@ -12,11 +12,8 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use stackpro_runtime::bucket::Bucket;
 use stackpro_runtime::contract::{check_value, compile_user_schema, SchemaCache};
-use stackpro_runtime::store::{decode_cursor, encode_cursor};
-use stackpro_runtime::time::{millis_of, now_millis, now_rfc3339, rfc3339};
-use stackpro_runtime::{
-    ApiError, ApiRequest, Handler, Reply, RequestContext, StoreError, StoredResponse,
-};
+use stackpro_runtime::time::{millis_of, now_rfc3339, rfc3339};
+use stackpro_runtime::{ApiError, ApiRequest, Handler, Reply, RequestContext, StoreError};
 
 pub mod export;
 pub mod model;
@@ -114,11 +111,8 @@ impl<S: Store> Datalake<S> {
                 return Err(ApiError::invalid(&format!("records[{i}]"), message).too_large());
             }
         }
-        let (batch_id, at, accepted) = (
-            uuid::Uuid::now_v7().to_string(),
-            now_millis(),
-            batch.records.len(),
-        );
+        let batch_id = uuid::Uuid::now_v7().to_string();
+        let (at, accepted) = (model::batch_millis(&batch_id), batch.records.len());
         let chunks = model::chunks(&batch_id, at, batch.records);
         let body = json!({"batch_id": batch_id, "dataset_id": d.id, "accepted": accepted, "ingested_at": rfc3339(at)});
         let key = ctx.idempotency_record(201, &body);
@@ -129,8 +123,9 @@ impl<S: Store> Datalake<S> {
         Ok(Reply::created(body))
     }
 
-    /// Records by ingestion time. The cursor is the chunk a page stopped in and the
-    /// index of the next record in it.
+    /// Records by ingestion time. The cursor is the id of the last record of the
+    /// previous page (`<batch>.<index>`; the batch id is a UUID v7 of its ingestion
+    /// millisecond): the page starts at that batch's chunks, after that index.
     async fn list_records(
         &self,
         ctx: &RequestContext,
@@ -144,18 +139,15 @@ impl<S: Store> Datalake<S> {
             req.query_time("to", END_OF_TIME)?,
         );
         let (mut start, end) = store::time_range(&d.id, from, to);
-        let mut resume = None;
-        if let Some(c) = req.query("cursor") {
-            let raw = decode_cursor(c, &store::chunk_prefix(&d.id)).map_err(answer)?;
-            let (sk, at) = raw
-                .rsplit_once('|')
-                .and_then(|(sk, i)| Some((sk.to_string(), i.parse::<usize>().ok()?)))
-                .ok_or_else(|| answer(StoreError::BadCursor))?;
-            start.clone_from(&sk);
-            resume = Some((sk, at));
+        let resume = req.query("cursor").and_then(model::record_position);
+        if let Some((batch, at, _)) = resume {
+            start = start.max(format!("{}{at:013}#{batch}#", store::chunk_prefix(&d.id)));
         }
         let (mut items, mut after, mut next) = (Vec::<Record>::new(), None, None);
         'pages: loop {
+            if start > end {
+                break; // a position after `to` (BETWEEN refuses reversed bounds)
+            }
             let (chunks, more) = self
                 .store
                 .chunks(
@@ -167,14 +159,13 @@ impl<S: Store> Datalake<S> {
                 )
                 .await
                 .map_err(answer)?;
-            for (sk, chunk) in chunks {
-                let skip = resume
-                    .as_ref()
-                    .filter(|(r, _)| *r == sk)
-                    .map_or(0, |(_, at)| *at);
-                for (i, r) in chunk.records().enumerate().skip(skip) {
+            for (_, chunk) in chunks {
+                let seen = resume
+                    .filter(|(batch, _, _)| *batch == chunk.batch_id)
+                    .map_or(0, |(_, _, index)| index + 1);
+                for r in chunk.records().skip(seen.saturating_sub(chunk.first_index)) {
                     if items.len() == limit {
-                        next = Some(encode_cursor(&format!("{sk}|{i}")));
+                        next = items.last().map(|r: &Record| r.id.clone());
                         break 'pages;
                     }
                     items.push(r);
@@ -241,6 +232,7 @@ impl<S: Store> Handler for Datalake<S> {
         "ingestRecords",
         "exportDataset",
     ];
+    type State = S;
 
     async fn handle(&self, ctx: RequestContext, req: ApiRequest) -> Result<Reply, ApiError> {
         let tenant = ctx.tenant()?;
@@ -257,16 +249,8 @@ impl<S: Store> Handler for Datalake<S> {
         }
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.store.ping().await
-    }
-
-    async fn idempotency_record(
-        &self,
-        tenant: &str,
-        key: &str,
-    ) -> Result<Option<StoredResponse>, StoreError> {
-        self.store.idempotency_record(tenant, key).await
+    fn state(&self) -> &S {
+        &self.store
     }
 }
 

@@ -76,6 +76,20 @@ impl Chunk {
 }
 
 /// Splits a batch into chunks of at most [`CHUNK_BYTES`] serialized bytes each.
+/// The millisecond a batch was ingested at: the 48-bit Unix time a UUID v7 starts
+/// with (a batch id is one).
+pub fn batch_millis(batch_id: &str) -> i64 {
+    let hex: String = batch_id.chars().filter(|c| *c != '-').take(12).collect();
+    i64::from_str_radix(&hex, 16).unwrap_or(0)
+}
+
+/// A record cursor `<batch>.<index>` as (batch, its millisecond, index); the contract's
+/// pattern has checked its form.
+pub fn record_position(cursor: &str) -> Option<(&str, i64, usize)> {
+    let (batch, index) = cursor.split_once('.')?;
+    Some((batch, batch_millis(batch), index.parse().ok()?))
+}
+
 pub fn chunks(batch_id: &str, ingested_at_ms: i64, records: Vec<Value>) -> Vec<Chunk> {
     let mut out: Vec<Chunk> = Vec::new();
     let mut size = 0;

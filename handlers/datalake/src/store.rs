@@ -16,7 +16,7 @@ use std::future::Future;
 
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use stackpro_runtime::store::{doc, get_n, n, pk, s, Item, ItemPage, Table, Write};
-use stackpro_runtime::{IdempotencyWrite, StoreError, StoredResponse};
+use stackpro_runtime::{IdempotencyWrite, StateStore, StoreError};
 
 use crate::model::{Chunk, Dataset, Page};
 
@@ -24,7 +24,7 @@ use crate::model::{Chunk, Dataset, Page};
 pub type ChunkPage = (Vec<(String, Chunk)>, Option<String>);
 
 /// The operations the datalake handler needs, per tenant.
-pub trait Store: Send + Sync + 'static {
+pub trait Store: StateStore {
     fn create_dataset(
         &self,
         tenant: &str,
@@ -59,16 +59,8 @@ pub trait Store: Send + Sync + 'static {
         limit: i32,
         after: Option<&str>,
     ) -> impl Future<Output = Result<ChunkPage, StoreError>> + Send;
-    fn idempotency_record(
-        &self,
-        tenant: &str,
-        key: &str,
-    ) -> impl Future<Output = Result<Option<StoredResponse>, StoreError>> + Send;
-    /// A cheap read that proves the store answers (health).
-    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// `REC#<dataset>#`: the prefix of a dataset's chunks.
 pub fn chunk_prefix(dataset_id: &str) -> String {
     format!("REC#{dataset_id}#")
 }
@@ -143,7 +135,7 @@ impl Store for DynamoStore {
         // Newest first: UUID v7 ids sort by creation time.
         let ItemPage { items, next_cursor } = self
             .datasets
-            .query_prefix(tenant, "DATASET#", limit, cursor, false)
+            .query_after(tenant, "DATASET#", limit, cursor, false)
             .await?;
         let items = items.iter().map(dataset_from).collect::<Result<_, _>>()?;
         Ok(Page { items, next_cursor })
@@ -217,16 +209,11 @@ impl Store for DynamoStore {
             .collect::<Result<_, StoreError>>()?;
         Ok((chunks, next_cursor))
     }
+}
 
-    async fn idempotency_record(
-        &self,
-        tenant: &str,
-        key: &str,
-    ) -> Result<Option<StoredResponse>, StoreError> {
-        self.datasets.idempotency_record(tenant, key).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.datasets.ping().await
+/// Health and idempotency records live in the datasets table.
+impl AsRef<Table> for DynamoStore {
+    fn as_ref(&self) -> &Table {
+        &self.datasets
     }
 }

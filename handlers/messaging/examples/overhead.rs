@@ -7,15 +7,11 @@
 //! Prints p50/p90/p99/max per route (microseconds) on stderr. Used by
 //! scripts/bench-handlers.sh; not a test.
 
-use std::sync::Arc;
-use std::time::Instant;
-
 use stackpro_messaging::model::{Message, Page, Thread};
 use stackpro_messaging::{Messaging, Store};
-use stackpro_runtime::auth::{sign, Claims};
-use stackpro_runtime::{Config, IdempotencyWrite, Runtime, Service, StoreError, StoredResponse};
+use stackpro_runtime::{IdempotencyWrite, StateStore, StoreError, StoredResponse};
+use stackpro_testkit::overhead;
 
-const SECRET: &str = "overhead-benchmark-secret";
 const THREAD: &str = "01930000-0000-7000-8000-000000000000";
 
 /// Answers every call at once from memory: what remains is the handler's own work.
@@ -66,6 +62,9 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         Ok(())
     }
+}
+
+impl StateStore for MemoryStore {
     async fn idempotency_record(
         &self,
         _: &str,
@@ -86,10 +85,6 @@ fn fixture(name: &str, token: &str) -> String {
     v.to_string()
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let n: usize = std::env::args()
@@ -97,33 +92,6 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000);
     stackpro_runtime::telemetry::init_logging();
-    let config = Config::from_vars(
-        [
-            ("STACKPRO_ENV", "local"),
-            ("STACKPRO_CAPABILITY", "messaging"),
-            ("STACKPRO_TABLE_THREADS", "unused"),
-            ("STACKPRO_JWT_SECRET", SECRET),
-            ("CAP_MESSAGING_ENABLED", "true"),
-            ("CAP_MESSAGING_DEGRADED", "false"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string())),
-    )
-    .unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let token = sign(
-        &Claims {
-            sub: "bench".into(),
-            tenant_id: "bench".into(),
-            role: "member".into(),
-            scope: "messaging:read messaging:write".into(),
-            exp: now + 3600,
-            aud: "stackpro".into(),
-        },
-        SECRET,
-    );
     let thread = Thread {
         id: THREAD.into(),
         title: "A thread of the benchmark".into(),
@@ -135,40 +103,13 @@ async fn main() {
     let store = MemoryStore {
         threads: vec![thread; 20],
     };
-    let handler = Messaging::new(store);
-    let contract = stackpro_runtime::load_contract(stackpro_messaging::CONTRACT).unwrap();
-    let service = Service::new(
-        Arc::new(Runtime::offline(config)),
-        Arc::new(handler),
-        contract,
-    )
-    .unwrap();
-
-    eprintln!("route                  requests   p50 us   p90 us   p99 us   max us");
-    for name in ["list_threads", "get_thread", "post_message"] {
-        let event = fixture(name, &token);
-        let mut samples = Vec::with_capacity(n);
-        for i in 0..n + n / 10 {
-            let started = Instant::now();
-            let request = lambda_http::request::from_str(&event).unwrap();
-            let response = service.call(request).await;
-            let elapsed = started.elapsed().as_secs_f64() * 1e6;
-            assert!(
-                response.status().is_success(),
-                "{name}: {}",
-                response.status()
-            );
-            if i >= n / 10 {
-                samples.push(elapsed); // the first tenth warms up
-            }
-        }
-        samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        eprintln!(
-            "{name:<22} {n:>8} {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
-            percentile(&samples, 0.50),
-            percentile(&samples, 0.90),
-            percentile(&samples, 0.99),
-            samples[samples.len() - 1]
-        );
-    }
+    let service = overhead::offline_service(
+        "messaging",
+        Messaging::new(store),
+        stackpro_messaging::CONTRACT,
+    );
+    let token = overhead::token("messaging");
+    let cases =
+        ["list_threads", "get_thread", "post_message"].map(|name| (name, fixture(name, &token)));
+    overhead::report(&service, &cases, n).await;
 }

@@ -8,9 +8,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use stackpro_runtime::{
-    ApiError, ApiRequest, Handler, Reply, RequestContext, StoreError, StoredResponse,
-};
+use stackpro_runtime::{ApiError, ApiRequest, Handler, Reply, RequestContext, StoreError};
 
 pub mod model;
 pub mod store;
@@ -125,6 +123,7 @@ impl<S: Store> Handler for Messaging<S> {
         "listMessages",
         "postMessage",
     ];
+    type State = S;
 
     async fn handle(&self, ctx: RequestContext, req: ApiRequest) -> Result<Reply, ApiError> {
         let tenant = ctx.tenant()?;
@@ -138,16 +137,8 @@ impl<S: Store> Handler for Messaging<S> {
         }
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.store.ping().await
-    }
-
-    async fn idempotency_record(
-        &self,
-        tenant: &str,
-        key: &str,
-    ) -> Result<Option<StoredResponse>, StoreError> {
-        self.store.idempotency_record(tenant, key).await
+    fn state(&self) -> &S {
+        &self.store
     }
 }
 

@@ -19,12 +19,12 @@ use std::future::Future;
 
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use stackpro_runtime::store::{get_n, get_s, n, pk, s, Item, Table, Write};
-use stackpro_runtime::{IdempotencyWrite, StoreError, StoredResponse};
+use stackpro_runtime::{IdempotencyWrite, StateStore, StoreError};
 
 use crate::model::{Message, Page, Thread};
 
 /// The operations the messaging handler needs, per tenant.
-pub trait Store: Send + Sync + 'static {
+pub trait Store: StateStore {
     fn list_threads(
         &self,
         tenant: &str,
@@ -61,15 +61,6 @@ pub trait Store: Send + Sync + 'static {
         message: &Message,
         idempotency: Option<&IdempotencyWrite>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    fn idempotency_record(
-        &self,
-        tenant: &str,
-        key: &str,
-    ) -> impl Future<Output = Result<Option<StoredResponse>, StoreError>> + Send;
-
-    /// A cheap read that proves the store answers (health).
-    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The DynamoDB store.
@@ -264,16 +255,11 @@ impl Store for DynamoStore {
         let writes = self.with_record(tenant, writes, idempotency)?;
         self.table.transact("post message", &m.id, writes).await
     }
+}
 
-    async fn idempotency_record(
-        &self,
-        tenant: &str,
-        key: &str,
-    ) -> Result<Option<StoredResponse>, StoreError> {
-        self.table.idempotency_record(tenant, key).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.table.ping().await
+/// Health and idempotency records live in the one table.
+impl AsRef<Table> for DynamoStore {
+    fn as_ref(&self) -> &Table {
+        &self.table
     }
 }

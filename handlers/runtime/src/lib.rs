@@ -102,12 +102,15 @@ impl RequestContext {
     }
 
     /// The checked body as `T`. The contract already checked it, so an error here is a
-    /// contract looser than `T`: INVALID_INPUT naming the field all the same.
+    /// contract looser than `T`: INVALID_INPUT naming the field all the same. Integral
+    /// numbers written with a fraction (`510.0`) are integers, as JSON Schema counts
+    /// them (serde would refuse them for an integer field).
     pub fn input<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
-        let value = self
+        let mut value = self
             .input
             .clone()
             .ok_or_else(|| ApiError::invalid("body", "a JSON body is required"))?;
+        integral_numbers(&mut value);
         serde_path_to_error::deserialize(value).map_err(|e| {
             let field = e.path().to_string();
             let field = if field == "." {
@@ -126,12 +129,32 @@ impl RequestContext {
     }
 }
 
+/// Rewrites every number that is an exact integer but written as a float (`2.0`, `1e3`)
+/// as that integer; JSON counts them the same.
+fn integral_numbers(v: &mut Value) {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
+}
+
 /// A capability's logic: one async function over the request per `operationId` of its
-/// contract, the read health makes, and where its idempotency records are.
+/// contract, and the store the runtime reads for health and idempotency records.
 pub trait Handler: Send + Sync + 'static {
     /// The `operationId`s this handler serves: exactly the contract's, but `health`,
     /// which the runtime answers ([`Service::new`] refuses any difference).
     const OPERATIONS: &'static [&'static str];
+
+    /// Where health reads and idempotency records go: usually the capability's store,
+    /// which gets [`StateStore`] from its home [`Table`] by `AsRef<Table>`.
+    type State: StateStore;
 
     /// Serves one request of `ctx.route.operation`. Errors become the envelope.
     fn handle(
@@ -140,7 +163,15 @@ pub trait Handler: Send + Sync + 'static {
         req: ApiRequest,
     ) -> impl Future<Output = Result<Reply, ApiError>> + Send;
 
-    /// A cheap read that proves the capability's store answers (health).
+    /// The store health pings and idempotency replays read.
+    fn state(&self) -> &Self::State;
+}
+
+/// What the runtime itself reads from a capability's store. Any store that names its
+/// home table (`AsRef<Table>`) has it; an in-memory store (benchmarks, unit tests)
+/// implements it by hand.
+pub trait StateStore: Send + Sync + 'static {
+    /// A cheap read that proves the store answers (health).
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The live idempotency record of `key` for `tenant`, if any.
@@ -149,6 +180,20 @@ pub trait Handler: Send + Sync + 'static {
         tenant: &str,
         key: &str,
     ) -> impl Future<Output = Result<Option<StoredResponse>, StoreError>> + Send;
+}
+
+impl<T: AsRef<Table> + Send + Sync + 'static> StateStore for T {
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.as_ref().ping()
+    }
+
+    fn idempotency_record(
+        &self,
+        tenant: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<StoredResponse>, StoreError>> + Send {
+        self.as_ref().idempotency_record(tenant, key)
+    }
 }
 
 /// The shared pieces, built once per Lambda instance.
@@ -608,6 +653,7 @@ impl<H: Handler> Service<H> {
 
     async fn record(&self, tenant: &str, key: &str) -> Result<Option<StoredResponse>, ApiError> {
         self.handler
+            .state()
             .idempotency_record(tenant, key)
             .await
             .map_err(|e| e.answer(&format!("the {} store", self.runtime.config.capability)))
@@ -632,7 +678,7 @@ impl<H: Handler> Service<H> {
         let store = if ctx.forced_degraded {
             "skipped"
         } else {
-            match self.handler.ping().await {
+            match self.handler.state().ping().await {
                 Ok(()) => "ok",
                 Err(e) => {
                     tracing::warn!("health: store check failed: {e:?}");
@@ -768,6 +814,7 @@ paths:
 
     impl Handler for Fragile {
         const OPERATIONS: &'static [&'static str] = &["boom", "ok", "create"];
+        type State = Self;
 
         async fn handle(&self, ctx: RequestContext, _req: ApiRequest) -> Result<Reply, ApiError> {
             if *self.down.lock().unwrap() {
@@ -788,6 +835,12 @@ paths:
             }
         }
 
+        fn state(&self) -> &Self {
+            self
+        }
+    }
+
+    impl StateStore for Fragile {
         async fn ping(&self) -> Result<(), StoreError> {
             Ok(())
         }
@@ -985,22 +1038,27 @@ paths:
     }
 
     #[test]
+    fn integral_floats_are_integers_as_json_schema_counts_them() {
+        let mut v = json!({"a": 510.0, "b": [1.5, 2.0, -3e2], "c": {"d": 7}, "e": 1e300});
+        integral_numbers(&mut v);
+        assert_eq!(
+            v,
+            json!({"a": 510, "b": [1.5, 2, -300], "c": {"d": 7}, "e": 1e300})
+        );
+        assert!(v["a"].is_u64() && v["b"][2].is_i64());
+    }
+
+    #[test]
     fn a_handler_that_disagrees_with_its_contract_is_refused() {
-        struct Partial;
+        struct Partial(Fragile);
         impl Handler for Partial {
             const OPERATIONS: &'static [&'static str] = &["ok", "extra"];
+            type State = Fragile;
             async fn handle(&self, _: RequestContext, _: ApiRequest) -> Result<Reply, ApiError> {
                 Err(ApiError::internal())
             }
-            async fn ping(&self) -> Result<(), StoreError> {
-                Ok(())
-            }
-            async fn idempotency_record(
-                &self,
-                _: &str,
-                _: &str,
-            ) -> Result<Option<StoredResponse>, StoreError> {
-                Ok(None)
+            fn state(&self) -> &Fragile {
+                &self.0
             }
         }
         let config = Config::from_vars(
@@ -1010,7 +1068,7 @@ paths:
         .unwrap();
         let e = Service::new(
             Arc::new(Runtime::offline(config)),
-            Arc::new(Partial),
+            Arc::new(Partial(Fragile::default())),
             load_contract(CONTRACT).unwrap(),
         )
         .err()

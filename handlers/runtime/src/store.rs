@@ -4,7 +4,8 @@
 //! Every item's partition key is `TENANT#<tenant>` (the tenant always comes from the
 //! caller's token, so no call can cross tenants); sort keys are `<KIND>#<id>...` and
 //! ids are UUID v7, so a prefix query lists a kind in creation order. [`Table`] gives:
-//! get, prefix and range queries with opaque cursors bound to their listing,
+//! get, prefix and range queries with opaque cursors bound to their listing or keyset
+//! cursors (the last id seen),
 //! transactions that retry collisions and recognise their own lost answers, the
 //! idempotency record written in the same transaction as the resource, and the health
 //! read. [`StoreError`] is what a store call can fail with, and [`StoreError::answer`]
@@ -191,6 +192,12 @@ pub struct Table {
     name: String,
 }
 
+impl AsRef<Table> for Table {
+    fn as_ref(&self) -> &Table {
+        self
+    }
+}
+
 impl Table {
     pub fn new(client: aws_sdk_dynamodb::Client, name: impl Into<String>) -> Self {
         Table {
@@ -255,8 +262,32 @@ impl Table {
         cursor: Option<&str>,
         forward: bool,
     ) -> Result<ItemPage, StoreError> {
-        self.query(tenant, prefix, None, limit, cursor, forward)
-            .await
+        let start = cursor.map(|c| decode_cursor(c, prefix)).transpose()?;
+        let (items, last) = self
+            .query(tenant, prefix, None, limit, start, forward)
+            .await?;
+        let next_cursor = last.map(|sk| encode_cursor(&sk));
+        Ok(ItemPage { items, next_cursor })
+    }
+
+    /// Keyset pages: like [`query_prefix`](Self::query_prefix), but the cursor is the
+    /// rest of the last item's sort key after `prefix` (an id the client has seen), and
+    /// any well-formed id is a position: the page starts after it. The caller checks
+    /// the id's form (the contract's pattern does).
+    pub async fn query_after(
+        &self,
+        tenant: &str,
+        prefix: &str,
+        limit: i32,
+        after: Option<&str>,
+        forward: bool,
+    ) -> Result<ItemPage, StoreError> {
+        let start = after.map(|id| format!("{prefix}{id}"));
+        let (items, last) = self
+            .query(tenant, prefix, None, limit, start, forward)
+            .await?;
+        let next_cursor = last.and_then(|sk| sk.strip_prefix(prefix).map(str::to_string));
+        Ok(ItemPage { items, next_cursor })
     }
 
     /// One page of the tenant's items with `prefix` and a sort key between `from` and
@@ -269,19 +300,25 @@ impl Table {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<ItemPage, StoreError> {
-        self.query(tenant, prefix, Some(range), limit, cursor, true)
-            .await
+        let start = cursor.map(|c| decode_cursor(c, prefix)).transpose()?;
+        let (items, last) = self
+            .query(tenant, prefix, Some(range), limit, start, true)
+            .await?;
+        let next_cursor = last.map(|sk| encode_cursor(&sk));
+        Ok(ItemPage { items, next_cursor })
     }
 
+    /// One page of the query, starting after the sort key `start`; the items and the
+    /// sort key the page stopped at, if there may be more.
     async fn query(
         &self,
         tenant: &str,
         prefix: &str,
         range: Option<(&str, &str)>,
         limit: i32,
-        cursor: Option<&str>,
+        start: Option<String>,
         forward: bool,
-    ) -> Result<ItemPage, StoreError> {
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
         let mut q = self
             .client
             .query()
@@ -298,23 +335,19 @@ impl Table {
                 .expression_attribute_values(":from", s(from))
                 .expression_attribute_values(":to", s(to)),
         };
-        if let Some(c) = cursor {
-            let sk = decode_cursor(c, prefix)?;
+        if let Some(sk) = start {
             q = q
                 .exclusive_start_key("pk", pk(tenant))
                 .exclusive_start_key("sk", s(&sk));
         }
         let out = q.send().await.map_err(|e| fail("query", e))?;
-        let next_cursor = out
+        let last = out
             .last_evaluated_key
             .as_ref()
             .and_then(|k| k.get("sk"))
             .and_then(|v| v.as_s().ok())
-            .map(|sk| encode_cursor(sk));
-        Ok(ItemPage {
-            items: out.items.unwrap_or_default(),
-            next_cursor,
-        })
+            .cloned();
+        Ok((out.items.unwrap_or_default(), last))
     }
 
     /// The idempotency record `w` as a write of a transaction: it fails with

@@ -9,7 +9,9 @@
 //!   with a bad signature;
 //! - [`Contract`]: every response the harness returns has been checked against the
 //!   capability's `openapi.yaml` (status, content type, body schema with formats,
-//!   documented headers); a test cannot skip it.
+//!   documented headers); a test cannot skip it;
+//! - [`overhead`]: the handler's own overhead in process, for each capability's
+//!   overhead example.
 //!
 //! ```ignore
 //! let h = Harness::setup("messaging")
@@ -34,6 +36,7 @@ pub use stackpro_tests::Emulator;
 
 pub mod contract;
 pub mod event;
+pub mod overhead;
 pub mod token;
 
 pub use contract::{Contract, PathMatch};
@@ -324,6 +327,32 @@ impl Harness {
     /// See [`Client::send`].
     pub async fn send(&self, event: Event) -> Response {
         self.client.send(event).await
+    }
+
+    /// Every event from its own task, at most `in_flight` at a time; the answers in the
+    /// order of the events. Concurrency tests keep 20 writers in flight: as many as the
+    /// single-threaded emulator answers within the handlers' 4 s store timeout on 2
+    /// shared cores (100 at once measure the emulator's queue, not the handler).
+    pub async fn send_concurrently(&self, events: Vec<Event>, in_flight: usize) -> Vec<Response> {
+        let gate = Arc::new(tokio::sync::Semaphore::new(in_flight));
+        let tasks: Vec<_> = events
+            .into_iter()
+            .map(|e| {
+                let (client, gate) = (self.client(), gate.clone());
+                tokio::spawn(async move {
+                    let _permit = gate.acquire().await;
+                    client.send(e).await
+                })
+            })
+            .collect();
+        let mut answers = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            answers.push(
+                t.await
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())),
+            );
+        }
+        answers
     }
 
     /// A handle to send from other tasks.

@@ -78,6 +78,25 @@ async fn a_batch_is_read_back_by_time_with_cursors_across_batches() {
         records[31]["id"],
         format!("{}.1", receipts[1]["batch_id"].as_str().unwrap())
     );
+    // A cursor is the id of the last record seen: any record id is a position.
+    let after = |cursor: &str| {
+        Event::get(&records_path(&id))
+            .token(&t)
+            .query("limit", "2")
+            .query("cursor", cursor)
+    };
+    let a = h.send(after(records[31]["id"].as_str().unwrap())).await;
+    assert_eq!(a.body["items"][0]["data"]["value"], 32, "{}", a.body);
+    let a = h.send(after(records[59]["id"].as_str().unwrap())).await;
+    assert_eq!(a.body["items"][0]["data"]["value"], 60, "across batches");
+    let a = h
+        .send(after("00000000-0000-7000-8000-000000000000.0"))
+        .await;
+    assert_eq!(a.body["items"][0]["data"]["value"], 0, "before every batch");
+    let a = h
+        .send(after("fff00000-0000-7000-8000-000000000000.0"))
+        .await;
+    assert_eq!(a.body["items"], json!([]), "after every batch");
     let got = h
         .send(Event::get(&format!("/v1/datasets/{id}")).token(&t))
         .await;

@@ -1,29 +1,10 @@
 use serde_json::json;
-use stackpro_testkit::{Event, Harness, Response};
+use stackpro_testkit::Event;
 
 use crate::common::{batch, dataset, read_all, records_path, serve, setup};
 
-/// Every event from its own task, up to 20 in flight: as many concurrent writers as the
-/// single-threaded emulator answers within the handler's 4 s timeout on 2 shared cores
-/// (all 100 at once measure the emulator's queue, not the handler: they time out).
-async fn all_at_once(h: &Harness, events: Vec<Event>) -> Vec<Response> {
-    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(20));
-    let tasks: Vec<_> = events
-        .into_iter()
-        .map(|e| {
-            let (client, gate) = (h.client(), gate.clone());
-            tokio::spawn(async move {
-                let _permit = gate.acquire().await;
-                client.send(e).await
-            })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for t in tasks {
-        answers.push(t.await.unwrap());
-    }
-    answers
-}
+/// Concurrent writers (see `Harness::send_concurrently`).
+const IN_FLIGHT: usize = 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_hundred_parallel_batches_store_exactly_the_records_sent() {
@@ -37,7 +18,8 @@ async fn one_hundred_parallel_batches_store_exactly_the_records_sent() {
                 .json(batch(b * 5, 5))
         })
         .collect();
-    let statuses: Vec<u16> = all_at_once(&h, events)
+    let statuses: Vec<u16> = h
+        .send_concurrently(events, IN_FLIGHT)
         .await
         .iter()
         .map(|a| a.status)
@@ -70,7 +52,7 @@ async fn repeated_idempotency_keys_store_each_batch_once() {
                 .json(batch(key * 5, 5))
         })
         .collect();
-    let answers = all_at_once(&h, events).await;
+    let answers = h.send_concurrently(events, IN_FLIGHT).await;
     assert!(
         answers.iter().all(|a| a.status == 201),
         "{:?}",

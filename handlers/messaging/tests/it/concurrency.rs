@@ -1,30 +1,9 @@
 use serde_json::json;
 
 use crate::common::{count_items, get_thread, post_message, serve, setup, thread, writer};
-use stackpro_testkit::{Event, Harness, Response};
 
-/// Every event from its own task, up to 20 in flight: as many concurrent writers as the
-/// single-threaded emulator answers within the handler's store timeout on 2 shared cores
-/// (all 100 at once time out in the emulator's queue under load, which is not the
-/// handler's doing).
-async fn post_all(h: &Harness, events: Vec<Event>) -> Vec<Response> {
-    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(20));
-    let tasks: Vec<_> = events
-        .into_iter()
-        .map(|e| {
-            let (client, gate) = (h.client(), gate.clone());
-            tokio::spawn(async move {
-                let _permit = gate.acquire().await;
-                client.send(e).await
-            })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for t in tasks {
-        answers.push(t.await.unwrap());
-    }
-    answers
-}
+/// Concurrent writers (see `Harness::send_concurrently`).
+const IN_FLIGHT: usize = 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_hundred_parallel_posts_store_one_hundred_messages() {
@@ -38,7 +17,7 @@ async fn one_hundred_parallel_posts_store_one_hundred_messages() {
                 .json(json!({"body": format!("parallel {i}")}))
         })
         .collect();
-    let answers = post_all(&h, events).await;
+    let answers = h.send_concurrently(events, IN_FLIGHT).await;
     let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
     assert_eq!(count_items(&h, "acme", &format!("MSG#{id}#")).await, 100);
@@ -63,7 +42,7 @@ async fn one_hundred_posts_over_ten_keys_store_ten_messages() {
                 .json(json!({"body": format!("body of {key}")}))
         })
         .collect();
-    let answers = post_all(&h, events).await;
+    let answers = h.send_concurrently(events, IN_FLIGHT).await;
     let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
     // Every answer for one key is the same message.
