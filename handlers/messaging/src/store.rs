@@ -138,7 +138,7 @@ impl Store for DynamoStore {
         // Newest first: UUID v7 ids sort by creation time.
         let page = self
             .table
-            .query_prefix(tenant, "THREAD#", limit, cursor, false)
+            .query_after(tenant, "THREAD#", limit, cursor, false)
             .await?;
         Ok(Page {
             items: page
@@ -196,12 +196,9 @@ impl Store for DynamoStore {
         let prefix = message_prefix(thread_id);
         let page = self
             .table
-            .query_prefix(tenant, &prefix, limit, cursor, true)
+            .query_after(tenant, &prefix, limit, cursor, true)
             .await?;
-        if page.items.is_empty()
-            && cursor.is_none()
-            && self.get_thread(tenant, thread_id).await?.is_none()
-        {
+        if page.items.is_empty() && self.get_thread(tenant, thread_id).await?.is_none() {
             return Err(thread_missing());
         }
         Ok(Page {

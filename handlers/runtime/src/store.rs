@@ -4,8 +4,8 @@
 //! Every item's partition key is `TENANT#<tenant>` (the tenant always comes from the
 //! caller's token, so no call can cross tenants); sort keys are `<KIND>#<id>...` and
 //! ids are UUID v7, so a prefix query lists a kind in creation order. [`Table`] gives:
-//! get, prefix and range queries with opaque cursors bound to their listing or keyset
-//! cursors (the last id seen),
+//! get, prefix queries with keyset cursors (the last id seen), range queries with
+//! opaque cursors bound to their listing,
 //! transactions that retry collisions and recognise their own lost answers, the
 //! idempotency record written in the same transaction as the resource, and the health
 //! read. [`StoreError`] is what a store call can fail with, and [`StoreError::answer`]
@@ -252,28 +252,11 @@ impl Table {
         Ok(out.item)
     }
 
-    /// One page of the tenant's items whose sort key starts with `prefix`, in sort
-    /// order (`forward`) or reversed.
-    pub async fn query_prefix(
-        &self,
-        tenant: &str,
-        prefix: &str,
-        limit: i32,
-        cursor: Option<&str>,
-        forward: bool,
-    ) -> Result<ItemPage, StoreError> {
-        let start = cursor.map(|c| decode_cursor(c, prefix)).transpose()?;
-        let (items, last) = self
-            .query(tenant, prefix, None, limit, start, forward)
-            .await?;
-        let next_cursor = last.map(|sk| encode_cursor(&sk));
-        Ok(ItemPage { items, next_cursor })
-    }
-
-    /// Keyset pages: like [`query_prefix`](Self::query_prefix), but the cursor is the
-    /// rest of the last item's sort key after `prefix` (an id the client has seen), and
-    /// any well-formed id is a position: the page starts after it. The caller checks
-    /// the id's form (the contract's pattern does).
+    /// One page of the tenant's items whose sort key starts with `prefix`, in sort order
+    /// (`forward`) or reversed, as keyset pages: the cursor is the rest of the last
+    /// item's sort key after `prefix` (an id the client has seen), and any well-formed
+    /// id is a position: the page starts after it. The contract's pattern checks the
+    /// id's form; the partition is the caller's, so no cursor reaches another tenant.
     pub async fn query_after(
         &self,
         tenant: &str,

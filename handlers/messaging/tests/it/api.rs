@@ -95,6 +95,17 @@ async fn threads_are_listed_newest_first_across_pages() {
         .await;
     let listed: Vec<String> = [ids(&first), ids(&second)].concat();
     assert_eq!(listed, created);
+    // A cursor is a position: any thread id, listed or not, starts the page after it.
+    let after = |cursor: &str| {
+        list_threads()
+            .token(&t)
+            .query("limit", "3")
+            .query("cursor", cursor)
+    };
+    let all = h.send(after("ffffffff-ffff-7fff-bfff-ffffffffffff")).await;
+    assert_eq!(ids(&all), created[..3]);
+    let none = h.send(after("00000000-0000-7000-8000-000000000000")).await;
+    assert_eq!(none.body["items"], json!([]));
 }
 
 #[tokio::test]
