@@ -70,6 +70,27 @@ pub fn on_emulator(project: &Path, emulator: &stackpro_tests::Emulator, args: &[
     stackpro_with(project, &all, &DUMMY_CREDS)
 }
 
+/// `stackpro ARGS` in the project copy, on the emulator.
+pub fn run(
+    project: &stackpro_tests::ProjectCopy,
+    emulator: &stackpro_tests::Emulator,
+    args: &[&str],
+) -> Run {
+    on_emulator(project.path(), emulator, args)
+}
+
+/// The start of every deploy-engine test: a private emulator and a copy of the project
+/// with version `1` of every handler zip where `stackpro build` leaves them,
+/// bootstrapped for `env`.
+pub fn bootstrapped(env: &str) -> (stackpro_tests::Emulator, stackpro_tests::ProjectCopy) {
+    let emulator = stackpro_tests::Emulator::start();
+    let project = stackpro_tests::ProjectCopy::new();
+    project.with_artifacts("1");
+    let boot = run(&project, &emulator, &["bootstrap", "--env", env]);
+    assert_eq!(boot.code, 0, "{boot:?}");
+    (emulator, project)
+}
+
 pub fn stackpro(project: &Path, args: &[&str]) -> Run {
     stackpro_with(project, args, &[])
 }

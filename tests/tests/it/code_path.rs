@@ -3,9 +3,9 @@
 //! (the stack), what it refuses, and the full deploy that catches the stack up.
 
 use serde_json::Value;
-use stackpro_tests::{sdk_config_for, Emulator, ProjectCopy};
+use stackpro_tests::sdk_config_for;
 
-use crate::cli::on_emulator;
+use crate::cli::{bootstrapped, run};
 
 fn json_lines(stdout: &str) -> Vec<Value> {
     stdout
@@ -23,11 +23,8 @@ fn summary(stdout: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn code_only_ships_the_code_refuses_more_and_the_next_full_deploy_reconciles() {
-    let emulator = Emulator::start();
-    let project = ProjectCopy::new();
-    project.with_artifacts("1");
-    let run = |args: &[&str]| on_emulator(project.path(), &emulator, args);
-    assert_eq!(run(&["bootstrap", "--env", "sandbox"]).code, 0);
+    let (emulator, project) = bootstrapped("sandbox");
+    let run = |args: &[&str]| run(&project, &emulator, args);
     let stack = "stackpro-messaging-sandbox";
     let conf = sdk_config_for(&emulator.url, "eu-west-1");
     let cfn = aws_sdk_cloudformation::Client::new(&conf);

@@ -10,11 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use stackpro_tests::{sdk_config_for, Emulator, ProjectCopy};
 
-use crate::cli::{on_emulator, Run};
-
-fn run(project: &ProjectCopy, emulator: &Emulator, args: &[&str]) -> Run {
-    on_emulator(project.path(), emulator, args)
-}
+use crate::cli::{bootstrapped, run, Run};
 
 /// The JSON lines a `--output json` deploy printed, by `type`.
 fn lines(run: &Run) -> Vec<Value> {
@@ -33,15 +29,6 @@ fn summary(run: &Run) -> Value {
     let s = of_type(&all, "summary");
     assert_eq!(s.len(), 1, "one summary line: {run:?}");
     s[0].clone()
-}
-
-fn bootstrapped(env: &str) -> (Emulator, ProjectCopy) {
-    let emulator = Emulator::start();
-    let project = ProjectCopy::new();
-    project.with_artifacts("1");
-    let boot = run(&project, &emulator, &["bootstrap", "--env", env]);
-    assert_eq!(boot.code, 0, "{boot:?}");
-    (emulator, project)
 }
 
 struct Aws {

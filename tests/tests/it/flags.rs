@@ -4,11 +4,7 @@
 use serde_json::Value;
 use stackpro_tests::{sdk_config_for, Emulator, ProjectCopy};
 
-use crate::cli::{on_emulator, Run};
-
-fn run(project: &ProjectCopy, emulator: &Emulator, args: &[&str]) -> Run {
-    on_emulator(project.path(), emulator, args)
-}
+use crate::cli::{run, Run};
 
 fn json(run: &Run) -> Value {
     assert_eq!(run.code, 0, "{run:?}");

@@ -3,9 +3,9 @@
 //! does not enforce them; the policy's effect is CloudFormation's).
 
 use serde_json::{json, Value};
-use stackpro_tests::{sdk_config_for, Emulator, ProjectCopy};
+use stackpro_tests::sdk_config_for;
 
-use crate::cli::on_emulator;
+use crate::cli::{bootstrapped, run};
 
 async fn policy(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> Value {
     let body = cfn
@@ -22,11 +22,8 @@ async fn policy(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_stack_carries_the_guard_and_allow_replace_lifts_it_for_one_update_only() {
-    let emulator = Emulator::start();
-    let project = ProjectCopy::new();
-    project.with_artifacts("1");
-    let run = |args: &[&str]| on_emulator(project.path(), &emulator, args);
-    assert_eq!(run(&["bootstrap", "--env", "sandbox"]).code, 0);
+    let (emulator, project) = bootstrapped("sandbox");
+    let run = |args: &[&str]| run(&project, &emulator, args);
     let stack = "stackpro-messaging-sandbox";
     let cfn = aws_sdk_cloudformation::Client::new(&sdk_config_for(&emulator.url, "eu-west-1"));
 

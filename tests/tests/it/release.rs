@@ -5,13 +5,9 @@
 use serde_json::Value;
 use stackpro_tests::{sdk_config_for, Emulator, ProjectCopy};
 
-use crate::cli::{on_emulator, Run};
+use crate::cli::{bootstrapped, run, Run};
 
 const STACK: &str = "stackpro-messaging-sandbox";
-
-fn run(project: &ProjectCopy, emulator: &Emulator, args: &[&str]) -> Run {
-    on_emulator(project.path(), emulator, args)
-}
 
 fn deploy(project: &ProjectCopy, emulator: &Emulator, extra: &[&str]) -> Run {
     let mut args = vec!["deploy", "messaging", "--env", "sandbox", "--no-build"];
@@ -72,11 +68,7 @@ impl Lambda {
 
 /// Bootstrapped, deployed (version 1, 128 MB), then deployed with 256 MB (version 2).
 fn two_deploys() -> (Emulator, ProjectCopy) {
-    let emulator = Emulator::start();
-    let project = ProjectCopy::new();
-    project.with_artifacts("1");
-    let boot = run(&project, &emulator, &["bootstrap", "--env", "sandbox"]);
-    assert_eq!(boot.code, 0, "{boot:?}");
+    let (emulator, project) = bootstrapped("sandbox");
     let first = deploy(&project, &emulator, &[]);
     assert_eq!(first.code, 0, "{first:?}");
     project.edit("envs/sandbox.yaml", "memory_mb: 128", "memory_mb: 256");
@@ -214,13 +206,7 @@ async fn a_full_rollback_redeploys_the_earlier_template() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canary_rolls_back_on_an_alarm_and_is_promoted_when_healthy() {
-    let emulator = Emulator::start();
-    let project = ProjectCopy::new();
-    project.with_artifacts("1");
-    assert_eq!(
-        run(&project, &emulator, &["bootstrap", "--env", "sandbox"]).code,
-        0
-    );
+    let (emulator, project) = bootstrapped("sandbox");
     assert_eq!(deploy(&project, &emulator, &[]).code, 0);
     let lambda = Lambda::new(&emulator);
 
