@@ -15,6 +15,7 @@ pub mod diff;
 pub mod drift;
 pub mod error;
 pub mod flags;
+pub mod gc;
 pub mod lint;
 pub mod planner;
 pub mod printer;

@@ -129,3 +129,85 @@ pub async fn get_object(ctx: &AwsContext, bucket: &str, key: &str) -> Result<Vec
     })?;
     Ok(bytes.into_bytes().to_vec())
 }
+
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub bytes: i64,
+    /// Seconds since the Unix epoch.
+    pub last_modified: i64,
+}
+
+/// Every object under `prefix` (all pages of ListObjectsV2).
+pub async fn list_objects(ctx: &AwsContext, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>> {
+    let mut pages = client(ctx)
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page
+            .map_err(|e| ctx.error("s3", "ListObjectsV2", &format!("s3://{bucket}/{prefix}"), e))?;
+        out.extend(page.contents().iter().filter_map(|o| {
+            Some(ObjectInfo {
+                key: o.key()?.to_string(),
+                bytes: o.size().unwrap_or(0),
+                last_modified: o.last_modified().map_or(0, |t| t.secs()),
+            })
+        }));
+    }
+    Ok(out)
+}
+
+/// Deletes `keys` (DeleteObjects, up to 1,000 a request); the keys S3 could not delete,
+/// each with its reason. In a versioned bucket this leaves the data as a noncurrent
+/// version, which the bucket's lifecycle rule expires.
+pub async fn delete_objects(
+    ctx: &AwsContext,
+    bucket: &str,
+    keys: &[String],
+) -> Result<Vec<(String, String)>> {
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    let mut failed = Vec::new();
+    for chunk in keys.chunks(1000) {
+        let objects = chunk
+            .iter()
+            .map(|k| ObjectIdentifier::builder().key(k).build())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::Aws {
+                operation: "DeleteObjects",
+                target: format!("s3://{bucket}"),
+                detail: e.to_string(),
+            })?;
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| Error::Aws {
+                operation: "DeleteObjects",
+                target: format!("s3://{bucket}"),
+                detail: e.to_string(),
+            })?;
+        let out = client(ctx)
+            .delete_objects()
+            .bucket(bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| ctx.error("s3", "DeleteObjects", &format!("s3://{bucket}"), e))?;
+        failed.extend(out.errors().iter().map(|e| {
+            (
+                e.key().unwrap_or_default().to_string(),
+                format!(
+                    "{}: {}",
+                    e.code().unwrap_or("error"),
+                    e.message().unwrap_or_default()
+                ),
+            )
+        }));
+    }
+    Ok(failed)
+}

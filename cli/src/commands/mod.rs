@@ -18,6 +18,7 @@ pub mod dev;
 pub mod doctor;
 pub mod drift;
 pub mod flags;
+pub mod gc;
 pub mod list;
 pub mod promote;
 pub mod render;
@@ -70,6 +71,9 @@ pub enum Command {
     /// Find what differs from what the stacks say: CloudFormation drift detection per
     /// resource and property, and deployments the stacks do not know of (exit 1 on drift)
     Drift(drift::DriftArgs),
+    /// List (and with --yes delete) artifacts and stored templates no deployment needs:
+    /// not among each capability's last N records, not live, not named by a stack
+    Gc(gc::GcArgs),
     /// Delete a capability's stack (its tables and buckets are kept)
     Destroy(destroy::DestroyArgs),
     /// Put the previous deployment back: the live alias (fast), or the stack (--full)
@@ -98,6 +102,7 @@ impl Cli {
             Command::Deploy(args) => deploy::run(args, &self.global, printer),
             Command::Status(args) => status::run(args, &self.global, printer),
             Command::Drift(args) => drift::run(args, &self.global, printer),
+            Command::Gc(args) => gc::run(args, &self.global, printer),
             Command::Destroy(args) => destroy::run(args, &self.global, printer),
             Command::Rollback(args) => rollback::run(args, &self.global, printer),
             Command::Promote(args) => promote::run(args, &self.global, printer),

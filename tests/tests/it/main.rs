@@ -18,6 +18,8 @@ mod doctor;
 mod emulator;
 /// `stackpro flags` against the local emulator's SSM.
 mod flags;
+/// `stackpro gc`: the artifact bucket's unneeded objects, on the local emulator.
+mod gc;
 /// The server-side data-loss guard: the stack policy on the local emulator.
 mod guard;
 /// Malformed configuration: exact messages, exit code 2, no panics.
