@@ -112,6 +112,7 @@ pub async fn ship(
         deployment: None,
         duration_ms: 0,
         failures: Vec::new(),
+        log_errors: Vec::new(),
         notes: Vec::new(),
         canary: None,
         error: None,

@@ -465,6 +465,10 @@ pub struct Outcome {
     pub deployment: Option<i64>,
     pub duration_ms: u128,
     pub failures: Vec<Failure>,
+    /// On failure: the first error lines the function logged since the deploy started
+    /// (the root cause, beside the stack's reasons).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log_errors: Vec<String>,
     pub notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub canary: Option<CanaryState>,
@@ -491,6 +495,7 @@ impl Outcome {
             deployment: None,
             duration_ms: 0,
             failures: Vec::new(),
+            log_errors: Vec::new(),
             notes: plan.notes.clone(),
             canary: None,
             error: None,
@@ -511,6 +516,7 @@ pub struct CanaryState {
 /// says what happened, including a failure.
 pub async fn execute(shared: Arc<Shared>, plan: Plan) -> Outcome {
     let start = Instant::now();
+    let started_ms = crate::tail::now_ms();
     let cap = plan.capability.clone();
     let mut outcome = Outcome {
         outputs: plan.stack.as_ref().map(stack::outputs).unwrap_or_default(),
@@ -525,12 +531,30 @@ pub async fn execute(shared: Arc<Shared>, plan: Plan) -> Outcome {
     };
     match result {
         Ok(()) => outcome.success = true,
-        Err(err) => outcome.error = Some(err.one_line()),
+        Err(err) => {
+            outcome.error = Some(err.one_line());
+            root_cause(&shared, &plan, started_ms, &mut outcome).await;
+        }
     }
     outcome.duration_ms = start.elapsed().as_millis();
     shared.progress.finish(&cap, &verdict(&outcome, start));
     shared.progress.json("result", Some(&cap), &outcome);
     outcome
+}
+
+/// After a failure: the function's first error lines since the deploy started, or a
+/// note saying why they could not be read (never in place of the failure itself).
+async fn root_cause(shared: &Shared, plan: &Plan, started_ms: i64, outcome: &mut Outcome) {
+    if matches!(plan.decision, Decision::Refused | Decision::NotStarted) {
+        return;
+    }
+    match crate::tail::first_errors(&shared.ctx, &plan.stack_name, started_ms, 5).await {
+        Ok(lines) => outcome.log_errors = lines,
+        Err(err) => outcome.notes.push(format!(
+            "the function's log could not be read for the root cause: {}",
+            err.one_line()
+        )),
+    }
 }
 
 /// The last line of a capability's progress.

@@ -69,6 +69,73 @@ impl LogLine {
     }
 }
 
+/// Whether a line says something failed: a structured line at ERROR, or what the Lambda
+/// runtime and Rust write when a function dies (a panic, a timeout, an init or runtime
+/// error).
+pub fn is_error_line(message: &str) -> bool {
+    let fields = serde_json::from_str::<Value>(message).ok();
+    if let Some(level) = fields
+        .as_ref()
+        .and_then(|f| f.get("level"))
+        .and_then(Value::as_str)
+    {
+        return Level::parse(level) == Some(Level::Error);
+    }
+    [
+        "panicked at",
+        "Task timed out",
+        "Runtime exited",
+        "INIT_REPORT",
+        "Runtime.",
+        "ERROR",
+    ]
+    .iter()
+    .any(|marker| message.contains(marker))
+}
+
+/// The first error lines the capability's function logged from `since_ms` on (at most
+/// `max`, from at most three pages): the root cause a failed deploy or canary reports
+/// beside the stack's reasons. A log group that does not exist has none.
+pub async fn first_errors(
+    ctx: &AwsContext,
+    stack_name: &str,
+    since_ms: i64,
+    max: usize,
+) -> Result<Vec<String>> {
+    let group = log_group(stack_name);
+    let (mut found, mut token) = (Vec::new(), None);
+    for _ in 0..3 {
+        let Some(page) =
+            crate::aws::logs::filter_log_events(ctx, &group, since_ms, None, token).await?
+        else {
+            break;
+        };
+        let mut events = page.events;
+        events.sort_by_key(|e| e.timestamp().unwrap_or(0));
+        found.extend(
+            events
+                .iter()
+                .filter_map(|e| e.message())
+                .map(str::trim_end)
+                .filter(|m| is_error_line(m))
+                .map(str::to_string),
+        );
+        token = page.next_token;
+        if found.len() >= max || token.is_none() {
+            break;
+        }
+    }
+    found.truncate(max);
+    Ok(found)
+}
+
+/// Milliseconds since the Unix epoch, as log events are stamped.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// The log group of a capability's function.
 pub fn log_group(stack_name: &str) -> String {
     format!("/aws/lambda/{stack_name}")
@@ -316,6 +383,25 @@ pub fn parse_since(text: &str) -> Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_lines_are_structured_errors_and_what_a_dying_function_writes() {
+        assert!(is_error_line(
+            r#"{"level":"ERROR","message":"request failed"}"#
+        ));
+        assert!(!is_error_line(
+            r#"{"level":"INFO","message":"ERROR in a message"}"#
+        ));
+        assert!(is_error_line("thread 'main' panicked at src/lib.rs:3:5:"));
+        assert!(is_error_line(
+            "2026-11-30T00:00:00Z abc Task timed out after 3.00 seconds"
+        ));
+        assert!(is_error_line(
+            "RequestId: x Error: Runtime exited with error: exit status 101"
+        ));
+        assert!(!is_error_line("START RequestId: x Version: 3"));
+        assert!(!is_error_line("REPORT RequestId: x Duration: 1.00 ms"));
+    }
 
     fn line(ts: i64, message: &str) -> LogLine {
         LogLine {

@@ -112,6 +112,9 @@ impl fmt::Display for DeployReport {
                     writeln!(f, "{:>12} {err}", "error")?;
                 }
             }
+            for line in &o.log_errors {
+                writeln!(f, "{:>12} {line}", "log")?;
+            }
             if o.success && !self.dry_run {
                 for key in ["ApiUrl", "FunctionName", "AliasArn"] {
                     if let Some(v) = o.outputs.get(key) {
@@ -609,6 +612,7 @@ fn failed_before_start(name: &str, stack_name: &str, err: Error) -> CapabilityRe
             deployment: None,
             duration_ms: 0,
             failures: Vec::new(),
+            log_errors: Vec::new(),
             notes: Vec::new(),
             canary: None,
             error: Some(text),

@@ -1,7 +1,7 @@
 //! `stackpro tail`: follow the capabilities' logs, merged in time order.
 
 use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use owo_colors::OwoColorize;
@@ -51,11 +51,7 @@ pub fn run(args: TailArgs, global: &GlobalArgs, printer: &Printer) -> Result<()>
     let env = catalogue.load_env(&project, &args.env)?;
     let since = tail::parse_since(&args.since)?;
     let follow = !args.no_follow;
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    let start_ms = now_ms - since.as_millis() as i64;
+    let start_ms = tail::now_ms() - since.as_millis() as i64;
     let names: Vec<String> = caps.iter().map(|c| c.name.clone()).collect();
     let width = names.iter().map(String::len).max().unwrap_or(8);
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();

@@ -241,6 +241,38 @@ async fn a_canary_rolls_back_on_an_alarm_and_is_promoted_when_healthy() {
         }
     };
     set_state(aws_sdk_cloudwatch::types::StateValue::Alarm).await;
+    // What the canary's version logs while it is watched (the emulator runs no
+    // function), in the log group the stack made: stamped a few seconds ahead, inside
+    // the canary's window.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk_config_for(&emulator.url, "eu-west-1"));
+    let group = format!("/aws/lambda/{STACK}");
+    logs.create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name("2026/11/30/[2]canary")
+        .send()
+        .await
+        .unwrap();
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 5_000;
+    let event = |ms: i64, message: &str| {
+        aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+            .timestamp(ms)
+            .message(message)
+            .build()
+            .unwrap()
+    };
+    logs.put_log_events()
+        .log_group_name(&group)
+        .log_stream_name("2026/11/30/[2]canary")
+        .log_events(event(at, r#"{"level":"INFO","message":"request served","status":200}"#))
+        .log_events(event(at + 1, r#"{"level":"ERROR","message":"request failed","route":"POST /v1/threads","status":500}"#))
+        .log_events(event(at + 2, "2026-11-30T05:00:00.000Z 5d7c Task timed out after 3.00 seconds"))
+        .send()
+        .await
+        .unwrap();
 
     project.with_artifacts("2");
     let canary = deploy(&project, &emulator, &["--canary", "10%:3s"]);
@@ -251,6 +283,20 @@ async fn a_canary_rolls_back_on_an_alarm_and_is_promoted_when_healthy() {
         ),
         "{canary:?}"
     );
+    // The root cause beside the alarm: the function's error lines, not its INFO line.
+    assert!(
+        canary
+            .stderr
+            .contains(r#"log {"level":"ERROR","message":"request failed""#),
+        "{canary:?}"
+    );
+    assert!(
+        canary
+            .stderr
+            .contains("log 2026-11-30T05:00:00.000Z 5d7c Task timed out after 3.00 seconds"),
+        "{canary:?}"
+    );
+    assert!(!canary.stderr.contains("request served"), "{canary:?}");
     assert_eq!(
         lambda.live().await,
         ("1".to_string(), vec![]),
