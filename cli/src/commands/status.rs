@@ -37,6 +37,15 @@ pub struct Canary {
     pub weight: f64,
 }
 
+/// What the last drift detection (`stackpro drift`, or any other) found, as
+/// DescribeStacks carries it: no request of its own.
+#[derive(Debug, Serialize)]
+pub struct KnownDrift {
+    /// `DRIFTED` or `IN_SYNC`.
+    pub status: String,
+    pub checked_at: Option<String>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct CapabilityStatus {
     pub capability: String,
@@ -56,6 +65,8 @@ pub struct CapabilityStatus {
     pub live_note: Option<String>,
     /// A canary in progress: the new version and its share of traffic.
     pub canary: Option<Canary>,
+    /// CloudFormation's verdict of the last drift detection, when one ran.
+    pub drift: Option<KnownDrift>,
     pub alarms_in_alarm: Vec<String>,
     /// Failed resources of the last operation, with their reasons (failed stacks only).
     pub failures: Vec<stack::Failure>,
@@ -100,6 +111,18 @@ impl fmt::Display for StatusReport {
             if let Some(note) = &c.live_note {
                 writeln!(f, "  note          {note}")?;
             }
+            if let Some(d) = &c.drift {
+                let when = d.checked_at.as_deref().unwrap_or("at an unknown time");
+                if d.status == "DRIFTED" {
+                    writeln!(
+                        f,
+                        "  DRIFTED       at the last detection ({when}): `stackpro drift {} --env {}` shows what differs",
+                        c.capability, self.environment
+                    )?;
+                } else {
+                    writeln!(f, "  drift         in sync at the last detection ({when})")?;
+                }
+            }
             for key in ["ApiUrl", "FunctionName", "AliasArn"] {
                 if let Some(v) = c.outputs.get(key) {
                     writeln!(f, "  {key:<13} {v}")?;
@@ -122,6 +145,18 @@ impl fmt::Display for StatusReport {
         }
         Ok(())
     }
+}
+
+/// The stack's drift as of the last detection; `None` when none ran (`NOT_CHECKED`).
+fn known_drift(stack: &aws_sdk_cloudformation::types::Stack) -> Option<KnownDrift> {
+    let info = stack.drift_information()?;
+    let status = info.stack_drift_status()?.as_str();
+    matches!(status, "DRIFTED" | "IN_SYNC").then(|| KnownDrift {
+        status: status.to_string(),
+        checked_at: info
+            .last_check_timestamp()
+            .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+    })
 }
 
 /// A stack status that means the last operation failed or was rolled back.
@@ -204,6 +239,7 @@ pub async fn capability_status(
             live_version: None,
             live_note: None,
             canary: None,
+            drift: None,
             alarms_in_alarm: Vec::new(),
             failures: Vec::new(),
         });
@@ -263,6 +299,7 @@ pub async fn capability_status(
         live_version: live,
         live_note,
         canary,
+        drift: known_drift(&found),
         alarms_in_alarm,
         failures,
         status,

@@ -597,8 +597,20 @@ fn drift_answers(drifted: bool, code_only: bool) -> stackpro::aws::AwsContext {
                      <CreationTime>2026-11-22T09:00:00.000Z</CreationTime><StackStatus>UPDATE_COMPLETE</StackStatus>\
                      <Parameters><member><ParameterKey>ArtifactKey</ParameterKey>\
                      <ParameterValue>artifacts/messaging/old.zip</ParameterValue></member></Parameters>\
-                     </member></Stacks></DescribeStacksResult>{meta}</DescribeStacksResponse>"
+                     <DriftInformation><StackDriftStatus>{}</StackDriftStatus>\
+                     <LastCheckTimestamp>2026-11-30T02:00:00.000Z</LastCheckTimestamp></DriftInformation>\
+                     </member></Stacks></DescribeStacksResult>{meta}</DescribeStacksResponse>",
+                    if drifted { "DRIFTED" } else { "IN_SYNC" }
                 ),
+            ),
+            // CloudWatch (query protocol): no alarm in ALARM.
+            "DescribeAlarms" => response(
+                200,
+                "text/xml",
+                "<DescribeAlarmsResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\">\
+                 <DescribeAlarmsResult><MetricAlarms/><CompositeAlarms/></DescribeAlarmsResult>\
+                 <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeAlarmsResponse>"
+                    .into(),
             ),
             "DetectStackDrift" => response(
                 200,
@@ -700,4 +712,36 @@ async fn drift_names_each_changed_property_and_the_code_the_stack_does_not_know(
     assert!(!clean.drifted, "{clean:?}");
     assert_eq!(clean.stack_drift_status, "IN_SYNC");
     assert!(clean.resources.is_empty() && clean.outside_stack.is_empty());
+}
+
+#[tokio::test]
+async fn status_says_what_the_last_drift_detection_found() {
+    for (drifted, expected) in [(true, "DRIFTED"), (false, "IN_SYNC")] {
+        let status = stackpro::commands::status::capability_status(
+            &drift_answers(drifted, false),
+            "sandbox",
+            "stackpro-messaging-sandbox",
+            "messaging",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let drift = status
+            .drift
+            .expect("DescribeStacks carried DriftInformation");
+        assert_eq!(drift.status, expected);
+        assert_eq!(drift.checked_at.as_deref(), Some("2026-11-30T02:00:00Z"));
+        let text = stackpro::commands::status::StatusReport {
+            environment: "sandbox".into(),
+            capabilities: vec![stackpro::commands::status::CapabilityStatus {
+                drift: Some(drift),
+                ..status
+            }],
+        }
+        .to_string();
+        if drifted {
+            assert!(text.contains("DRIFTED       at the last detection (2026-11-30T02:00:00Z): `stackpro drift messaging --env sandbox`"), "{text}");
+        } else {
+            assert!(text.contains("in sync at the last detection"), "{text}");
+        }
+    }
 }
