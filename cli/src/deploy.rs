@@ -115,6 +115,9 @@ pub struct Plan {
     pub losses: Vec<planner::Loss>,
     /// The stack policy the stack carries (`planner::stack_policy`).
     pub policy: String,
+    /// Stateful resources of a stack to create that exist already, outside any stack
+    /// (kept by a destroy): imported with their data before the rest is created.
+    pub adopt: Vec<planner::Importable>,
 }
 
 /// Checks once that the environment's artifact bucket exists, so a missing bootstrap is
@@ -220,14 +223,53 @@ pub async fn plan(
         refusal: None,
         losses: Vec::new(),
         policy: planner::stack_policy(),
+        adopt: Vec::new(),
     };
     plan.notes.extend(behind);
     // 6. The stack's state.
     let (stack, template) = settle(shared, &mut plan, reads.stack, reads.template).await?;
     plan.stack = stack;
-    // 7. The decision.
+    // 7. The decision; a create first looks for what an earlier stack left behind.
     decide(shared, &mut plan, template).await?;
+    if plan.decision == Decision::Create {
+        plan.adopt = retained(shared, &plan).await?;
+        plan.notes.extend(plan.adopt.iter().map(|a| {
+            format!("{a} exists outside any stack (kept by an earlier destroy, or made by hand): it is imported with its data, then the rest is created")
+        }));
+    }
     Ok(plan)
+}
+
+/// The importable resources of the template that exist already, looked up together.
+async fn retained(shared: &Shared, plan: &Plan) -> Result<Vec<planner::Importable>> {
+    let ctx = &shared.ctx;
+    let candidates = planner::importable(
+        &plan.rendered.template_value,
+        &shared.identity.account,
+        &ctx.region,
+        &plan.stack_name,
+    );
+    let mut lookups = tokio::task::JoinSet::new();
+    for (i, c) in candidates.iter().enumerate() {
+        let (ctx, ty, name) = (ctx.clone(), c.resource_type.clone(), c.identifier.1.clone());
+        lookups.spawn(async move {
+            let exists = match ty.as_str() {
+                "AWS::DynamoDB::Table" => crate::aws::dynamodb::table_exists(&ctx, &name).await,
+                "AWS::S3::Bucket" => s3::bucket_exists(&ctx, &name).await,
+                _ => crate::aws::logs::log_group_exists(&ctx, &name).await,
+            };
+            (i, exists)
+        });
+    }
+    let mut exists = vec![false; candidates.len()];
+    for (i, found) in lookups.join_all().await {
+        exists[i] = found?;
+    }
+    Ok(candidates
+        .into_iter()
+        .zip(exists)
+        .filter_map(|(c, exists)| exists.then_some(c))
+        .collect())
 }
 
 /// Step 5: uploads the artifact unless its key is stored; returns the key and the
@@ -605,6 +647,14 @@ async fn apply(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result<Op
             message: "was not read, yet the plan is to reconcile it".into(),
             help: Some("deploy again".into()),
         })?,
+        Decision::Create if !plan.adopt.is_empty() => {
+            adopt(shared, plan, outcome).await?;
+            let baseline = stack::Baseline::read(ctx, name).await?;
+            cfn::set_stack_policy(ctx, name, &plan.policy).await?;
+            p.step(cap, "creating the rest of the stack");
+            cfn::update_stack(ctx, &stack_input(shared, plan), None).await?;
+            follow(shared, plan, baseline, outcome).await?
+        }
         Decision::Create => {
             p.step(cap, "creating stack");
             cfn::create_stack(ctx, &stack_input(shared, plan)).await?;
@@ -625,7 +675,7 @@ async fn apply(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result<Op
     // only earns a warning, the deploy itself succeeded.
     let protection = shared.env.termination_protection;
     if stack.enable_termination_protection() != Some(protection)
-        && plan.decision != Decision::Create
+        && (plan.decision != Decision::Create || !plan.adopt.is_empty())
     {
         if let Err(err) = cfn::update_termination_protection(ctx, name, protection).await {
             outcome.notes.push(format!(
@@ -635,6 +685,32 @@ async fn apply(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result<Op
         }
     }
     Ok(Some(stack))
+}
+
+/// Step 9 for a create that adopts retained resources: an IMPORT change set makes the
+/// stack from them alone (their data untouched), executed and followed to
+/// `IMPORT_COMPLETE`; the caller then updates it to the full template.
+async fn adopt(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result<Stack> {
+    let (ctx, p, cap) = (&shared.ctx, &shared.progress, &plan.capability);
+    let names: Vec<String> = plan.adopt.iter().map(ToString::to_string).collect();
+    p.step(cap, &format!("importing {}", names.join(", ")));
+    let template = serde_json::to_string(&planner::import_template(
+        &plan.rendered.template_value,
+        &plan.adopt,
+    ))
+    .map_err(|e| Error::Stack {
+        stack: plan.stack_name.clone(),
+        message: format!("the import template could not be written: {e}"),
+        help: None,
+    })?;
+    let input = StackInput {
+        template: &template,
+        policy: None,
+        ..stack_input(shared, plan)
+    };
+    let change_set = stack::create_import_change_set(ctx, &input, &plan.adopt).await?;
+    cfn::execute_change_set(ctx, &plan.stack_name, &change_set.id).await?;
+    follow(shared, plan, stack::Baseline::everything(), outcome).await
 }
 
 /// Step 9 for an update. The stack policy (server-side guard) is set first, so a stack

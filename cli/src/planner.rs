@@ -363,9 +363,149 @@ pub fn after_change_set(
     }
 }
 
+/// A stateful resource of the template that can be brought into a new stack with a
+/// resource import, by the property that names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Importable {
+    pub logical_id: String,
+    pub resource_type: String,
+    /// The identifier property (`TableName`, `BucketName`, `LogGroupName`) and its value.
+    pub identifier: (String, String),
+}
+
+impl std::fmt::Display for Importable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({} {})",
+            self.logical_id, self.resource_type, self.identifier.1
+        )
+    }
+}
+
+/// The resource types a deploy adopts when they exist outside any stack (kept by a
+/// destroy, or a log group a function recreated), and the property that names each.
+const IMPORTABLE: [(&str, &str); 3] = [
+    ("AWS::DynamoDB::Table", "TableName"),
+    ("AWS::S3::Bucket", "BucketName"),
+    ("AWS::Logs::LogGroup", "LogGroupName"),
+];
+
+/// The template's importable resources with their physical names, resolving a
+/// `Fn::Sub` of the account, region and stack name (the only ones stackpro writes).
+/// A name that needs anything else is left out: it cannot be looked up before a create.
+pub fn importable(
+    template: &Value,
+    account: &str,
+    region: &str,
+    stack_name: &str,
+) -> Vec<Importable> {
+    let Some(resources) = template.get("Resources").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let resolve = |v: &Value| -> Option<String> {
+        let text = match v {
+            Value::String(s) => return Some(s.clone()),
+            Value::Object(o) => o.get("Fn::Sub")?.as_str()?,
+            _ => return None,
+        };
+        let out = text
+            .replace("${AWS::AccountId}", account)
+            .replace("${AWS::Region}", region)
+            .replace("${AWS::StackName}", stack_name);
+        (!out.contains("${")).then_some(out)
+    };
+    resources
+        .iter()
+        .filter_map(|(id, r)| {
+            let ty = r.get("Type")?.as_str()?;
+            let (_, prop) = IMPORTABLE.iter().find(|(t, _)| *t == ty)?;
+            let name = resolve(r.get("Properties")?.get(*prop)?)?;
+            Some(Importable {
+                logical_id: id.clone(),
+                resource_type: ty.to_string(),
+                identifier: (prop.to_string(), name),
+            })
+        })
+        .collect()
+}
+
+/// The template of an IMPORT change set that creates the stack from `adopt` alone:
+/// the rendered template's parameters, mappings and conditions, only those resources
+/// (each with a `DeletionPolicy`, which an import requires: the template's own, else
+/// `Delete`, CloudFormation's default), no outputs. The full template follows as an
+/// ordinary update.
+pub fn import_template(template: &Value, adopt: &[Importable]) -> Value {
+    let mut out = serde_json::Map::new();
+    for (key, value) in template.as_object().into_iter().flatten() {
+        if key != "Resources" && key != "Outputs" {
+            out.insert(key.clone(), value.clone());
+        }
+    }
+    let mut resources = serde_json::Map::new();
+    for a in adopt {
+        if let Some(mut r) = template["Resources"].get(&a.logical_id).cloned() {
+            if r.get("DeletionPolicy").is_none() {
+                r["DeletionPolicy"] = Value::String("Delete".into());
+            }
+            resources.insert(a.logical_id.clone(), r);
+        }
+    }
+    out.insert("Resources".into(), Value::Object(resources));
+    Value::Object(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retained_resources_are_found_by_name_and_imported_alone() {
+        let template = serde_json::json!({
+            "Parameters": {"ArtifactKey": {"Type": "String"}},
+            "Resources": {
+                "TableThreads": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain",
+                    "Properties": {"TableName": "stackpro-messaging-sandbox-threads"}},
+                "BucketExport": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
+                    "Properties": {"BucketName": {"Fn::Sub": "stackpro-datalake-sandbox-export-${AWS::AccountId}-${AWS::Region}"}}},
+                "LogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/lambda/stackpro-messaging-sandbox"}},
+                "Odd": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": {"Fn::Sub": "x-${Unknown}"}}},
+                "Function": {"Type": "AWS::Lambda::Function", "Properties": {"FunctionName": "f"}}
+            },
+            "Outputs": {"ApiUrl": {"Value": "x"}}
+        });
+        let found = importable(&template, "123456789012", "eu-west-1", "s");
+        let names: Vec<(&str, &str)> = found
+            .iter()
+            .map(|i| (i.logical_id.as_str(), i.identifier.1.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("TableThreads", "stackpro-messaging-sandbox-threads"),
+                (
+                    "BucketExport",
+                    "stackpro-datalake-sandbox-export-123456789012-eu-west-1"
+                ),
+                ("LogGroup", "/aws/lambda/stackpro-messaging-sandbox"),
+            ],
+            "an unresolvable name and other types are left out"
+        );
+        let adopt: Vec<Importable> = found
+            .into_iter()
+            .filter(|i| i.logical_id != "BucketExport")
+            .collect();
+        let t = import_template(&template, &adopt);
+        assert_eq!(t["Parameters"], template["Parameters"]);
+        assert!(t.get("Outputs").is_none());
+        let resources = t["Resources"].as_object().unwrap();
+        assert_eq!(
+            resources.keys().collect::<Vec<_>>(),
+            ["TableThreads", "LogGroup"]
+        );
+        assert_eq!(t["Resources"]["TableThreads"]["DeletionPolicy"], "Retain");
+        assert_eq!(t["Resources"]["LogGroup"]["DeletionPolicy"], "Delete");
+    }
     use crate::stack::ChangeSetChange;
     use serde_json::json;
 

@@ -546,6 +546,25 @@ pub struct ChangeSet {
 /// Creates an UPDATE change set and waits for it to be ready. A change set with no
 /// changes is deleted and reported `empty`: an empty change set is a success.
 pub async fn create_change_set(ctx: &AwsContext, input: &StackInput<'_>) -> Result<ChangeSet> {
+    change_set_of(ctx, input, ChangeSetType::Update, &[]).await
+}
+
+/// An IMPORT change set that creates the stack from `imports` (existing resources,
+/// `input.template` holding only them), ready to execute.
+pub async fn create_import_change_set(
+    ctx: &AwsContext,
+    input: &StackInput<'_>,
+    imports: &[crate::planner::Importable],
+) -> Result<ChangeSet> {
+    change_set_of(ctx, input, ChangeSetType::Import, imports).await
+}
+
+async fn change_set_of(
+    ctx: &AwsContext,
+    input: &StackInput<'_>,
+    kind: ChangeSetType,
+    imports: &[crate::planner::Importable],
+) -> Result<ChangeSet> {
     let stack = input.name;
     let name = format!(
         "stackpro-{}",
@@ -554,7 +573,7 @@ pub async fn create_change_set(ctx: &AwsContext, input: &StackInput<'_>) -> Resu
             .map(|d| d.as_millis())
             .unwrap_or(0)
     );
-    let id = cfn::create_change_set(ctx, input, &name, ChangeSetType::Update).await?;
+    let id = cfn::create_change_set(ctx, input, &name, kind, imports).await?;
     let mut poll = Backoff::new();
     let start = Instant::now();
     loop {

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
-use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, Stack, StackEvent, Tag};
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeSetType, Parameter, ResourceToImport, Stack, StackEvent, Tag,
+};
 
 use super::AwsContext;
 use crate::error::Result;
@@ -123,18 +125,31 @@ pub async fn update_stack(
     }
 }
 
-/// CreateChangeSet of `kind` named `change_set`; returns its id.
+/// CreateChangeSet of `kind` named `change_set`; returns its id. `imports` are the
+/// existing resources an IMPORT change set brings in, each by its identifier property.
 pub async fn create_change_set(
     ctx: &AwsContext,
     input: &StackInput<'_>,
     change_set: &str,
     kind: ChangeSetType,
+    imports: &[crate::planner::Importable],
 ) -> Result<String> {
+    let imports: Vec<ResourceToImport> = imports
+        .iter()
+        .map(|i| {
+            ResourceToImport::builder()
+                .resource_type(&i.resource_type)
+                .logical_resource_id(&i.logical_id)
+                .resource_identifier(&i.identifier.0, &i.identifier.1)
+                .build()
+        })
+        .collect();
     let created = client(ctx)
         .create_change_set()
         .stack_name(input.name)
         .change_set_name(change_set)
         .change_set_type(kind)
+        .set_resources_to_import((!imports.is_empty()).then_some(imports))
         .template_body(input.template)
         .set_parameters(Some(parameters(input.params)))
         .set_tags(Some(tags(input.tags)))

@@ -50,3 +50,17 @@ pub async fn filter_log_events(
         Err(err) => Err(ctx.error("logs", "FilterLogEvents", group, err)),
     }
 }
+
+/// Whether the log group `name` exists (DescribeLogGroups by prefix, exact match).
+pub async fn log_group_exists(ctx: &AwsContext, name: &str) -> Result<bool> {
+    let out = client(ctx)
+        .describe_log_groups()
+        .log_group_name_prefix(name)
+        .send()
+        .await
+        .map_err(|e| ctx.error("logs", "DescribeLogGroups", name, e))?;
+    Ok(out
+        .log_groups()
+        .iter()
+        .any(|g| g.log_group_name() == Some(name)))
+}

@@ -644,3 +644,73 @@ async fn a_bucket_is_guarded_like_a_table_and_outlives_destroy() {
     );
     assert!(object_is_there().await, "the bucket outlives its stack");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_destroy_the_kept_table_is_found_and_the_next_deploy_plans_to_import_it() {
+    let (emulator, project) = bootstrapped("sandbox");
+    let aws = clients(&emulator, "eu-west-1");
+    let deploy = |extra: &[&str]| {
+        let mut args = vec![
+            "deploy",
+            "messaging",
+            "--env",
+            "sandbox",
+            "--no-build",
+            "--output",
+            "json",
+        ];
+        args.extend(extra);
+        run(&project, &emulator, &args)
+    };
+    assert_eq!(deploy(&[]).code, 0);
+    let table = "stackpro-messaging-sandbox-threads";
+    aws.dynamodb
+        .put_item()
+        .table_name(table)
+        .item(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("TENANT#acme".into()),
+        )
+        .item(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("THREAD#kept".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let destroyed = run(
+        &project,
+        &emulator,
+        &["destroy", "messaging", "--env", "sandbox", "--yes"],
+    );
+    assert_eq!(destroyed.code, 0, "{destroyed:?}");
+
+    // The plan says what it adopts before anything is done.
+    let preview = deploy(&["--dry-run"]);
+    assert_eq!(preview.code, 0, "{preview:?}");
+    assert!(
+        preview.stdout.contains("TableThreads (AWS::DynamoDB::Table stackpro-messaging-sandbox-threads) exists outside any stack"),
+        "{preview:?}"
+    );
+    // The import itself is not run here: the emulator executes an IMPORT change set as
+    // a create ("Table already exists"); recorded.rs drives it on CloudFormation's answers.
+    let item = aws
+        .dynamodb
+        .get_item()
+        .table_name(table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("TENANT#acme".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("THREAD#kept".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        item.item().is_some(),
+        "the thread written before the destroy is there"
+    );
+}

@@ -107,8 +107,27 @@ fn config(
 }
 
 /// The reads a deploy sends beside DescribeStacks, answered as for a capability with no
-/// live alias and no deployment record, whose deployed template is `{}`.
+/// live alias and no deployment record, whose deployed template is `{}`, and with no
+/// table or log group left by an earlier stack.
 fn other_reads(req: &http::Request<SdkBody>) -> Option<http::Response<SdkBody>> {
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|t| t.to_str().ok());
+    if target == Some("DynamoDB_20120810.DescribeTable") {
+        return Some(response(
+            400,
+            "application/x-amz-json-1.0",
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}"#.into(),
+        ));
+    }
+    if target == Some("Logs_20140328.DescribeLogGroups") {
+        return Some(response(
+            200,
+            "application/x-amz-json-1.1",
+            r#"{"logGroups":[]}"#.into(),
+        ));
+    }
     if req.uri().to_string().contains("/aliases/") {
         return Some(
             http::Response::builder()
@@ -448,6 +467,17 @@ async fn prepare_messaging(
     ctx: stackpro::aws::AwsContext,
     options: stackpro::deploy::Options,
 ) -> stackpro::error::Result<stackpro::deploy::Plan> {
+    prepare_messaging_shared(ctx, options).await.1
+}
+
+/// The same, with what the capability's execution shares.
+async fn prepare_messaging_shared(
+    ctx: stackpro::aws::AwsContext,
+    options: stackpro::deploy::Options,
+) -> (
+    Arc<stackpro::deploy::Shared>,
+    stackpro::error::Result<stackpro::deploy::Plan>,
+) {
     let project =
         stackpro::project::Project::discover(Some(&project_root()), &project_root()).unwrap();
     let catalogue = stackpro::config::Catalogue::load(&project).unwrap();
@@ -480,7 +510,10 @@ async fn prepare_messaging(
             &["messaging"],
         ),
     });
-    stackpro::deploy::prepare(shared, cap, rendered, artifact).await
+    (
+        shared.clone(),
+        stackpro::deploy::prepare(shared, cap, rendered, artifact).await,
+    )
 }
 
 /// Answers for a stack stuck in `status`: the artifact is stored, the stack is read.
@@ -744,4 +777,186 @@ async fn status_says_what_the_last_drift_detection_found() {
             assert!(text.contains("in sync at the last detection"), "{text}");
         }
     }
+}
+
+/// `application/x-www-form-urlencoded` decoding of one value.
+fn form_decode(v: &str) -> String {
+    let bytes = v.replace('+', " ").into_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// A query-protocol request's parameters.
+fn params_of(body: &str) -> std::collections::BTreeMap<String, String> {
+    body.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (form_decode(k), form_decode(v)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_create_imports_the_kept_table_then_creates_the_rest() {
+    // No stack; the table exists (kept by a destroy), the log groups do not.
+    let phase = Arc::new(Mutex::new("none"));
+    let sent = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let (ph, log) = (phase.clone(), sent.clone());
+    let fx = fixture("update-rollback.json");
+    let client = infallible_client_fn(move |req| {
+        let target = req
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        if req.method() == "HEAD" {
+            return http::Response::builder()
+                .status(200)
+                .header(
+                    "x-amz-meta-code-sha256",
+                    "MFLTYRCZRlwg2rXxqprlRathA4OaYNuCTjrOw/Gb+P4=",
+                )
+                .body(SdkBody::empty())
+                .unwrap();
+        }
+        if target == "DynamoDB_20120810.DescribeTable" {
+            return response(
+                200,
+                "application/x-amz-json-1.0",
+                r#"{"Table":{"TableName":"stackpro-messaging-sandbox-threads","TableStatus":"ACTIVE"}}"#.into(),
+            );
+        }
+        if target == "Logs_20140328.DescribeLogGroups" {
+            return response(
+                200,
+                "application/x-amz-json-1.1",
+                r#"{"logGroups":[]}"#.into(),
+            );
+        }
+        if let Some(answer) = other_reads(&req) {
+            return answer;
+        }
+        let body = String::from_utf8_lossy(req.body().bytes().unwrap_or_default()).to_string();
+        let act = action(&req);
+        if !act.is_empty() {
+            log.lock().unwrap().push((act.clone(), body.clone()));
+        }
+        let meta = "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>";
+        let ok = |name: &str, result: &str| {
+            response(
+                200,
+                "text/xml",
+                format!("<{name}Response xmlns=\"{NS}\">{result}{meta}</{name}Response>"),
+            )
+        };
+        let change_set_id = "arn:aws:cloudformation:eu-west-1:123456789012:changeSet/stackpro-1/1";
+        let now = *ph.lock().unwrap();
+        match act.as_str() {
+            "DescribeStacks" => match now {
+                "none" => response(400, "text/xml", error_xml("ValidationError", "Stack with id stackpro-messaging-sandbox does not exist")),
+                "review" => response(200, "text/xml", stacks_xml(&fx, "REVIEW_IN_PROGRESS")),
+                "imported" => response(200, "text/xml", stacks_xml(&fx, "IMPORT_COMPLETE")),
+                _ => response(200, "text/xml", stacks_xml(&fx, "UPDATE_COMPLETE")),
+            },
+            "CreateChangeSet" => {
+                *ph.lock().unwrap() = "review";
+                ok("CreateChangeSet", &format!("<CreateChangeSetResult><Id>{change_set_id}</Id><StackId>{}</StackId></CreateChangeSetResult>", fx["stack_id"].as_str().unwrap()))
+            }
+            "DescribeChangeSet" => ok(
+                "DescribeChangeSet",
+                &format!(
+                    "<DescribeChangeSetResult><ChangeSetId>{change_set_id}</ChangeSetId><ChangeSetName>stackpro-1</ChangeSetName>\
+                     <Status>CREATE_COMPLETE</Status><ExecutionStatus>AVAILABLE</ExecutionStatus><Changes><member><Type>Resource</Type>\
+                     <ResourceChange><Action>Import</Action><LogicalResourceId>TableThreads</LogicalResourceId>\
+                     <PhysicalResourceId>stackpro-messaging-sandbox-threads</PhysicalResourceId><ResourceType>AWS::DynamoDB::Table</ResourceType>\
+                     </ResourceChange></member></Changes></DescribeChangeSetResult>"
+                ),
+            ),
+            "ExecuteChangeSet" => {
+                *ph.lock().unwrap() = "imported";
+                ok("ExecuteChangeSet", "<ExecuteChangeSetResult/>")
+            }
+            "DescribeStackEvents" => ok("DescribeStackEvents", "<DescribeStackEventsResult><StackEvents/></DescribeStackEventsResult>"),
+            "SetStackPolicy" => ok("SetStackPolicy", ""),
+            "UpdateStack" => {
+                *ph.lock().unwrap() = "updated";
+                ok("UpdateStack", &format!("<UpdateStackResult><StackId>{}</StackId></UpdateStackResult>", fx["stack_id"].as_str().unwrap()))
+            }
+            other => response(400, "text/xml", error_xml("InvalidAction", &format!("unexpected {other}"))),
+        }
+    });
+    let (shared, plan) = prepare_messaging_shared(config(client), Default::default()).await;
+    let plan = plan.unwrap_or_else(|e| panic!("{e}: {:?}", e.help()));
+    assert_eq!(plan.decision, stackpro::deploy::Decision::Create);
+    let adopted: Vec<String> = plan.adopt.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        adopted,
+        ["TableThreads (AWS::DynamoDB::Table stackpro-messaging-sandbox-threads)"]
+    );
+    let outcome = stackpro::deploy::execute(shared, plan).await;
+    // The release after the stack is not answered here: what matters is the stack.
+    assert_eq!(outcome.status, "UPDATE_COMPLETE", "{outcome:?}");
+
+    let sent = sent.lock().unwrap().clone();
+    let writes: Vec<&str> = sent
+        .iter()
+        .map(|(a, _)| a.as_str())
+        .filter(|a| !a.starts_with("Describe"))
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            "CreateChangeSet",
+            "ExecuteChangeSet",
+            "SetStackPolicy",
+            "UpdateStack"
+        ],
+        "import, then the rest as an update (never CreateStack)"
+    );
+    let import = params_of(&sent.iter().find(|(a, _)| a == "CreateChangeSet").unwrap().1);
+    assert_eq!(import["ChangeSetType"], "IMPORT");
+    assert_eq!(
+        import["ResourcesToImport.member.1.LogicalResourceId"],
+        "TableThreads"
+    );
+    assert_eq!(
+        import["ResourcesToImport.member.1.ResourceType"],
+        "AWS::DynamoDB::Table"
+    );
+    assert_eq!(
+        import["ResourcesToImport.member.1.ResourceIdentifier.entry.1.key"],
+        "TableName"
+    );
+    assert_eq!(
+        import["ResourcesToImport.member.1.ResourceIdentifier.entry.1.value"],
+        "stackpro-messaging-sandbox-threads"
+    );
+    let template: Value = serde_json::from_str(&import["TemplateBody"]).unwrap();
+    let resources: Vec<&String> = template["Resources"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        resources,
+        ["TableThreads"],
+        "the import template holds only the imported table"
+    );
+    assert_eq!(
+        template["Resources"]["TableThreads"]["DeletionPolicy"],
+        "Retain"
+    );
+    assert!(template.get("Outputs").is_none());
+    let update = params_of(&sent.iter().find(|(a, _)| a == "UpdateStack").unwrap().1);
+    assert!(
+        update["TemplateBody"].contains("AWS::Lambda::Function"),
+        "the full template follows"
+    );
+    assert_eq!(update["Parameters.member.2.ParameterKey"], "ArtifactKey");
 }
