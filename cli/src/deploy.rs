@@ -490,6 +490,7 @@ fn stack_input<'a>(shared: &'a Shared, plan: &'a Plan) -> StackInput<'a> {
         tags: &plan.tags,
         termination_protection: shared.env.termination_protection,
         policy: Some(&plan.policy),
+        express: shared.env.deployment_mode == crate::config::DeploymentMode::Express,
     }
 }
 
@@ -703,9 +704,11 @@ async fn adopt(shared: &Shared, plan: &Plan, outcome: &mut Outcome) -> Result<St
         message: format!("the import template could not be written: {e}"),
         help: None,
     })?;
+    // The import runs in the standard mode: it creates nothing to wait for.
     let input = StackInput {
         template: &template,
         policy: None,
+        express: false,
         ..stack_input(shared, plan)
     };
     let change_set = stack::create_import_change_set(ctx, &input, &plan.adopt).await?;

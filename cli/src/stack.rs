@@ -47,6 +47,7 @@ pub async fn create_or_update(
         tags: stack_tags,
         termination_protection,
         policy,
+        express: false,
     };
     let applied = match existing.as_ref().and_then(|s| s.stack_status()) {
         None => {

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::types::{
-    Capability, ChangeSetType, Parameter, ResourceToImport, Stack, StackEvent, Tag,
+    Capability, ChangeSetType, DeploymentConfig, DeploymentConfigMode, Parameter, ResourceToImport,
+    Stack, StackEvent, Tag,
 };
 
 use super::AwsContext;
@@ -73,6 +74,19 @@ pub struct StackInput<'a> {
     pub termination_protection: bool,
     /// The stack policy the stack keeps (JSON).
     pub policy: Option<&'a str>,
+    /// CloudFormation's express mode: complete once configuration is applied (rollback
+    /// kept on, which express mode would otherwise turn off).
+    pub express: bool,
+}
+
+/// The `DeploymentConfig` of an operation: none for the standard mode.
+fn deployment_config(input: &StackInput<'_>) -> Option<DeploymentConfig> {
+    input.express.then(|| {
+        DeploymentConfig::builder()
+            .mode(DeploymentConfigMode::Express)
+            .disable_rollback(false)
+            .build()
+    })
 }
 
 /// CreateStack (with CAPABILITY_IAM); returns the stack id.
@@ -86,6 +100,7 @@ pub async fn create_stack(ctx: &AwsContext, input: &StackInput<'_>) -> Result<St
         .capabilities(Capability::CapabilityIam)
         .enable_termination_protection(input.termination_protection)
         .set_stack_policy_body(input.policy.map(str::to_string))
+        .set_deployment_config(deployment_config(input))
         .send()
         .await
         .map_err(|e| ctx.error("cloudformation", "CreateStack", input.name, e))?;
@@ -109,6 +124,7 @@ pub async fn update_stack(
         .capabilities(Capability::CapabilityIam)
         .set_stack_policy_body(input.policy.map(str::to_string))
         .set_stack_policy_during_update_body(during.map(str::to_string))
+        .set_deployment_config(deployment_config(input))
         .send()
         .await;
     match result {
@@ -150,6 +166,7 @@ pub async fn create_change_set(
         .change_set_name(change_set)
         .change_set_type(kind)
         .set_resources_to_import((!imports.is_empty()).then_some(imports))
+        .set_deployment_config(deployment_config(input))
         .template_body(input.template)
         .set_parameters(Some(parameters(input.params)))
         .set_tags(Some(tags(input.tags)))

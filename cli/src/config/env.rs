@@ -29,6 +29,22 @@ struct EnvFile {
     /// (`[code]`); none unless written down.
     #[serde(default)]
     fast_paths: Vec<FastPath>,
+    /// How CloudFormation completes stack operations here (`standard` unless written).
+    #[serde(default)]
+    deployment_mode: DeploymentMode,
+}
+
+/// CloudFormation's deployment mode for this environment's stack operations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentMode {
+    /// Operations complete when every resource is ready to serve traffic.
+    #[default]
+    Standard,
+    /// Operations complete once resource configuration is applied; resources become
+    /// ready in the background (CloudFormation's express mode). Never for a protected
+    /// environment.
+    Express,
 }
 
 /// A deploy path that skips CloudFormation, allowed per environment (`fast_paths`).
@@ -97,6 +113,7 @@ pub struct EnvConfig {
     pub tags: BTreeMap<String, String>,
     pub termination_protection: bool,
     pub fast_paths: Vec<FastPath>,
+    pub deployment_mode: DeploymentMode,
 }
 
 /// The retention periods CloudWatch Logs accepts, in days.
@@ -126,12 +143,22 @@ impl EnvConfig {
             tags: file.tags,
             termination_protection: file.termination_protection,
             fast_paths: file.fast_paths,
+            deployment_mode: file.deployment_mode,
         };
         env.check(&source, catalogue)?;
         Ok(env)
     }
 
     fn check(&self, source: &Source, catalogue: &Catalogue) -> Result<()> {
+        if self.deployment_mode == DeploymentMode::Express && self.termination_protection {
+            return Err(source.error_at(
+                &["deployment_mode"],
+                "express mode is refused for a protected environment (termination_protection: true): \
+                 it reports a stack operation complete before its resources are ready"
+                    .to_string(),
+                Some("remove `deployment_mode: express` here; it is for sandboxes".into()),
+            ));
+        }
         if !is_region(&self.region) {
             return Err(source.error_at(
                 &["region"],

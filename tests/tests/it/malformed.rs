@@ -23,7 +23,7 @@ const CASES: &[Case] = &[
         from: "region: eu-west-1",
         to: "regoin: eu-west-1",
         env: "sandbox",
-        expect: &["error: envs/sandbox.yaml:2:1: unknown field `regoin`, expected one of `region`, `account_id`, `endpoint_url`, `lambda`, `log_retention_days`, `alarms`, `flags`, `tags`, `termination_protection`, `fast_paths`"],
+        expect: &["error: envs/sandbox.yaml:2:1: unknown field `regoin`, expected one of `region`, `account_id`, `endpoint_url`, `lambda`, `log_retention_days`, `alarms`, `flags`, `tags`, `termination_protection`, `fast_paths`, `deployment_mode`"],
     },
     Case {
         name: "wrong type",
@@ -47,7 +47,18 @@ const CASES: &[Case] = &[
         from: "  memory_mb: 128",
         to: "  memory_mb: \"128",
         env: "sandbox",
-        expect: &["error: envs/sandbox.yaml:24:1: found unexpected end of stream at line 24 column 1, while scanning a quoted scalar at line 5 column 14"],
+        expect: &["error: envs/sandbox.yaml:27:1: found unexpected end of stream at line 27 column 1, while scanning a quoted scalar at line 5 column 14"],
+    },
+    Case {
+        name: "express mode in a protected environment",
+        file: "envs/production.yaml",
+        from: "termination_protection: true",
+        to: "termination_protection: true\ndeployment_mode: express",
+        env: "production",
+        expect: &[
+            "error: envs/production.yaml:29:1: express mode is refused for a protected environment (termination_protection: true): it reports a stack operation complete before its resources are ready",
+            "help: remove `deployment_mode: express` here; it is for sandboxes",
+        ],
     },
     Case {
         name: "region that is not a region",

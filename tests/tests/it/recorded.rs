@@ -941,6 +941,10 @@ async fn a_create_imports_the_kept_table_then_creates_the_rest() {
         import["ResourcesToImport.member.1.ResourceIdentifier.entry.1.value"],
         "stackpro-messaging-sandbox-threads"
     );
+    assert!(
+        !import.keys().any(|k| k.starts_with("DeploymentConfig")),
+        "the import runs in the standard mode"
+    );
     let template: Value = serde_json::from_str(&import["TemplateBody"]).unwrap();
     let resources: Vec<&String> = template["Resources"].as_object().unwrap().keys().collect();
     assert_eq!(
@@ -959,4 +963,7 @@ async fn a_create_imports_the_kept_table_then_creates_the_rest() {
         "the full template follows"
     );
     assert_eq!(update["Parameters.member.2.ParameterKey"], "ArtifactKey");
+    // The sandbox deploys in CloudFormation's express mode, with rollback kept on.
+    assert_eq!(update["DeploymentConfig.Mode"], "EXPRESS");
+    assert_eq!(update["DeploymentConfig.DisableRollback"], "false");
 }
