@@ -2,6 +2,7 @@
 # Installs what stackpro's scripts and tests run, idempotently:
 #   - a project virtualenv (.venv) with pinned moto[server], cfn-lint, cargo-lambda, ziglang,
 #     schemathesis (the contract test of the locally served handlers)
+#   - the Rust target aarch64-unknown-linux-gnu (arm64 handler builds), through rustup
 #   - Debian packages the benchmarks use (hyperfine, wrk), when apt is available and we are root
 # Safe to run again: it only installs what is missing or at another version.
 set -euo pipefail
@@ -44,6 +45,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   printf '%s\n' "$want" > "$stamp"
 fi
 
+# arm64 (Graviton) handler builds need the Rust standard library for aarch64 Linux.
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  rustup target add aarch64-unknown-linux-gnu >/dev/null
+fi
 
 if [ "${STACKPRO_SETUP_BENCH:-0}" = 1 ]; then
   command -v hyperfine >/dev/null || apt_install hyperfine || true

@@ -21,9 +21,7 @@ use crate::error::{Error, Result};
 use crate::project::Project;
 use crate::render::hex;
 
-/// The target every handler is built for: x86_64 Linux, linked against glibc 2.17 so
-/// the binary loads on any Amazon Linux (provided.al2023 included).
-pub const LAMBDA_TARGET: &str = "x86_64-unknown-linux-gnu.2.17";
+pub use crate::config::Architecture;
 
 /// Overrides the cargo target directory of handler builds (CI keeps it between runs).
 pub const TARGET_DIR_ENV: &str = "STACKPRO_LAMBDA_TARGET_DIR";
@@ -42,14 +40,19 @@ pub struct Artifact {
     pub code_sha256: String,
 }
 
-/// Where cargo-lambda writes zips: `<project>/.stackpro/lambda/<binary>/bootstrap.zip`.
-pub fn lambda_dir(project: &Project) -> PathBuf {
-    project.root().join(".stackpro").join("lambda")
+/// Where cargo-lambda writes zips: `<project>/.stackpro/lambda/<binary>/bootstrap.zip`
+/// for x86_64, `.stackpro/lambda-arm64/...` for arm64 (both can be built side by side).
+pub fn lambda_dir(project: &Project, arch: Architecture) -> PathBuf {
+    let dir = match arch {
+        Architecture::X86_64 => "lambda",
+        Architecture::Arm64 => "lambda-arm64",
+    };
+    project.root().join(".stackpro").join(dir)
 }
 
-/// The zip of one capability's handler binary.
-pub fn zip_path(project: &Project, cap: &Capability) -> PathBuf {
-    lambda_dir(project)
+/// The zip of one capability's handler binary for `arch`.
+pub fn zip_path(project: &Project, cap: &Capability, arch: Architecture) -> PathBuf {
+    lambda_dir(project, arch)
         .join(&cap.handler.binary)
         .join("bootstrap.zip")
 }
@@ -187,9 +190,9 @@ fn toolchain(project: &Project) -> Result<(PathBuf, std::ffi::OsString)> {
     Ok((cargo_lambda, path))
 }
 
-/// Builds the handlers of `caps` with one `cargo lambda build` and returns their artifacts.
-/// cargo-lambda's own output goes to stderr, so stdout stays a clean report.
-pub fn build(project: &Project, caps: &[&Capability]) -> Result<Vec<Artifact>> {
+/// Builds the handlers of `caps` for `arch` with one `cargo lambda build` and returns
+/// their artifacts. cargo-lambda's own output goes to stderr, so stdout stays a clean report.
+pub fn build(project: &Project, caps: &[&Capability], arch: Architecture) -> Result<Vec<Artifact>> {
     if caps.is_empty() {
         return Ok(Vec::new());
     }
@@ -205,11 +208,11 @@ pub fn build(project: &Project, caps: &[&Capability]) -> Result<Vec<Artifact>> {
         "--compiler",
         "cargo-zigbuild",
         "--target",
-        LAMBDA_TARGET,
+        arch.lambda_target(),
         "--skip-target-check",
     ])
     .arg("--lambda-dir")
-    .arg(lambda_dir(project))
+    .arg(lambda_dir(project, arch))
     // Through the environment: cargo-lambda 1.9 passes a `--target-dir` flag on to
     // `cargo metadata`, which rejects it.
     .env("CARGO_TARGET_DIR", target_dir(project));
@@ -242,15 +245,17 @@ pub fn build(project: &Project, caps: &[&Capability]) -> Result<Vec<Artifact>> {
             help: Some("the compiler's messages are above; fix the handler crate and run `stackpro build` again".into()),
         });
     }
-    caps.iter().map(|cap| read_artifact(project, cap)).collect()
+    caps.iter()
+        .map(|cap| read_artifact(project, cap, arch))
+        .collect()
 }
 
 /// The artifact a previous build left for `cap`; an error says to build when there is none.
 /// The hashes come from the file `stackpro build` keeps beside the zip while the zip's
 /// size and modification time are the ones recorded there, so a deploy of an unchanged
 /// build neither reads the zip nor decompresses and hashes the binary again.
-pub fn read_artifact(project: &Project, cap: &Capability) -> Result<Artifact> {
-    let zip = zip_path(project, cap);
+pub fn read_artifact(project: &Project, cap: &Capability, arch: Architecture) -> Result<Artifact> {
+    let zip = zip_path(project, cap, arch);
     let kept = zip_hashes(&zip).map_err(|err| match err {
         HashError::Io(source) if source.kind() == std::io::ErrorKind::NotFound => Error::Config {
             message: format!(
@@ -259,7 +264,7 @@ pub fn read_artifact(project: &Project, cap: &Capability) -> Result<Artifact> {
                 project.display_path(&zip).display()
             ),
             help: Some(format!(
-                "run `stackpro build {}` (or deploy without --no-build)",
+                "run `stackpro build {} --arch {arch}` (or deploy without --no-build)",
                 cap.name
             )),
         },

@@ -320,6 +320,8 @@ struct EnvView {
     log_retention_days: u32,
     termination_protection: bool,
     alarm_actions: Vec<String>,
+    /// Lambda's name of the processor: `x86_64` or `arm64`.
+    architecture: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -471,6 +473,7 @@ impl Context {
                 log_retention_days: env.log_retention_days,
                 termination_protection: env.termination_protection,
                 alarm_actions: env.alarms.notify.clone(),
+                architecture: env.architecture.lambda_name(),
             },
             cap: CapView {
                 name: cap.name.clone(),

@@ -15,6 +15,12 @@ pub struct BuildArgs {
     /// Capabilities to build (default: every capability whose handler crate exists)
     #[arg(value_name = "CAPABILITY")]
     pub capabilities: Vec<String>,
+    /// The processor to build for (default: the environment's with --env, else x86_64)
+    #[arg(long, value_enum, value_name = "ARCH")]
+    pub arch: Option<build::Architecture>,
+    /// Build for this environment's `architecture`
+    #[arg(long, short = 'e', value_name = "ENV")]
+    pub env: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -66,6 +72,11 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
     let named = !args.capabilities.is_empty();
     let selected = catalogue.select(&args.capabilities, !named)?;
     let packages = build::workspace_binaries(&project)?;
+    let arch = match (&args.arch, &args.env) {
+        (Some(arch), _) => *arch,
+        (None, Some(env)) => catalogue.load_env(&project, env)?.architecture,
+        (None, None) => build::Architecture::default(),
+    };
 
     let mut buildable = Vec::new();
     let mut skipped = Vec::new();
@@ -106,10 +117,10 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
                 .map(|c| c.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
-            build::LAMBDA_TARGET
+            arch.lambda_target()
         ),
     );
-    let mut artifacts = build::build(&project, &buildable)?;
+    let mut artifacts = build::build(&project, &buildable, arch)?;
     for a in &mut artifacts {
         a.zip = project.display_path(&a.zip);
     }

@@ -182,7 +182,13 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         "pass --yes to deploy without asking (CI), or run from a terminal",
     )?;
     // 2. Build (or take the last build) and render: no network yet.
-    let artifacts = build_artifacts(&project, &capabilities, args.no_build, printer)?;
+    let artifacts = build_artifacts(
+        &project,
+        &capabilities,
+        env.architecture,
+        args.no_build,
+        printer,
+    )?;
     let renderer = Renderer::new(&project);
     let rendered = capabilities
         .iter()
@@ -252,6 +258,7 @@ async fn deploy_all(
 fn build_artifacts(
     project: &crate::project::Project,
     capabilities: &[crate::config::Capability],
+    arch: build::Architecture,
     no_build: bool,
     printer: &Printer,
 ) -> Result<Vec<build::Artifact>> {
@@ -259,7 +266,7 @@ fn build_artifacts(
     if no_build {
         return refs
             .iter()
-            .map(|c| build::read_artifact(project, c))
+            .map(|c| build::read_artifact(project, c, arch))
             .collect();
     }
     let packages = build::workspace_binaries(project)?;
@@ -269,16 +276,16 @@ fn build_artifacts(
                 message: format!("cannot build {}: {reason}", cap.name),
                 help: Some(format!(
                     "add the handler crate to the workspace, or deploy a zip built elsewhere with --no-build (expected at {})",
-                    project.display_path(&build::zip_path(project, cap)).display()
+                    project.display_path(&build::zip_path(project, cap, arch)).display()
                 )),
             });
         }
     }
     printer.status(
         "Building",
-        &format!("{} handler(s) with cargo-lambda", refs.len()),
+        &format!("{} handler(s) with cargo-lambda for {arch}", refs.len()),
     );
-    build::build(project, &refs)
+    build::build(project, &refs, arch)
 }
 
 /// Step 3: the AWS configuration, the caller's identity checked against the

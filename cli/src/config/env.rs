@@ -32,6 +32,46 @@ struct EnvFile {
     /// How CloudFormation completes stack operations here (`standard` unless written).
     #[serde(default)]
     deployment_mode: DeploymentMode,
+    /// The processor the functions run on (`x86_64` unless written).
+    #[serde(default)]
+    architecture: Architecture,
+}
+
+/// The instruction set an environment's functions run on, and what handlers are built for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    #[default]
+    #[value(name = "x86_64")]
+    #[serde(rename = "x86_64")]
+    X86_64,
+    /// AWS Graviton.
+    Arm64,
+}
+
+impl Architecture {
+    /// Lambda's name for it (`Architectures` of a function).
+    pub fn lambda_name(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+
+    /// The cargo-lambda target: Linux linked against glibc 2.17, so the binary loads on
+    /// any Amazon Linux (provided.al2023 included).
+    pub fn lambda_target(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64-unknown-linux-gnu.2.17",
+            Architecture::Arm64 => "aarch64-unknown-linux-gnu.2.17",
+        }
+    }
+}
+
+impl std::fmt::Display for Architecture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.lambda_name())
+    }
 }
 
 /// CloudFormation's deployment mode for this environment's stack operations.
@@ -114,6 +154,7 @@ pub struct EnvConfig {
     pub termination_protection: bool,
     pub fast_paths: Vec<FastPath>,
     pub deployment_mode: DeploymentMode,
+    pub architecture: Architecture,
 }
 
 /// The retention periods CloudWatch Logs accepts, in days.
@@ -144,6 +185,7 @@ impl EnvConfig {
             termination_protection: file.termination_protection,
             fast_paths: file.fast_paths,
             deployment_mode: file.deployment_mode,
+            architecture: file.architecture,
         };
         env.check(&source, catalogue)?;
         Ok(env)

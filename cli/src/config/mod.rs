@@ -11,8 +11,8 @@ pub use capability::{
     KeyAttribute, Location, Route, Table, LONGEST_REGION, MAX_BUCKET_NAME,
 };
 pub use env::{
-    is_loopback_url, AlarmSettings, DeploymentMode, EnvConfig, FastPath, LambdaSettings,
-    MAX_TIMEOUT_SECONDS, RETENTION_DAYS,
+    is_loopback_url, AlarmSettings, Architecture, DeploymentMode, EnvConfig, FastPath,
+    LambdaSettings, MAX_TIMEOUT_SECONDS, RETENTION_DAYS,
 };
 pub use flags::{FlagKind, FlagValue};
 pub use yaml::Source;

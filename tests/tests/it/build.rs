@@ -141,6 +141,77 @@ fn build_makes_a_lambda_zip_of_a_glibc_2_17_x86_64_binary() {
 }
 
 #[test]
+fn an_arm64_environment_builds_and_deploys_graviton_binaries() {
+    let project = project_with_tiny_handler();
+    project.write(
+        "envs/sandbox.yaml",
+        &format!("{}architecture: arm64\n", project.read("envs/sandbox.yaml")),
+    );
+    // --env takes the environment's architecture; the zip goes beside the x86_64 ones.
+    let run = build_run(
+        project.path(),
+        &["build", "messaging", "--env", "sandbox", "--output", "json"],
+        true,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let report: Value = serde_json::from_str(&run.stdout).expect("one JSON report");
+    let artifact = &report["artifacts"][0];
+    assert_eq!(
+        artifact["zip"],
+        ".stackpro/lambda-arm64/tiny-handler/bootstrap.zip"
+    );
+    let zip = std::fs::read(project.path().join(artifact["zip"].as_str().unwrap())).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&zip)).unwrap();
+    let mut binary = Vec::new();
+    std::io::Read::read_to_end(&mut archive.by_name("bootstrap").unwrap(), &mut binary).unwrap();
+    assert_eq!(&binary[..4], b"\x7fELF");
+    assert_eq!(
+        u16::from_le_bytes([binary[18], binary[19]]),
+        0xb7,
+        "aarch64"
+    );
+
+    // The function the stack declares runs on arm64; other environments stay x86_64.
+    for (env, arch) in [("sandbox", "arm64"), ("production", "x86_64")] {
+        let out = format!("{}/rendered", project.path().display());
+        let rendered = build_run(
+            project.path(),
+            &["render", "messaging", "--env", env, "--out", &out],
+            false,
+        );
+        assert_eq!(rendered.code, 0, "{rendered:?}");
+        let template =
+            std::fs::read_to_string(format!("{out}/{env}/messaging/template.yaml")).unwrap();
+        assert!(
+            template.contains(&format!("Architectures: [{arch}]")),
+            "{env}: {template}"
+        );
+    }
+
+    // --no-build for an arm64 environment looks for the arm64 zip and names the command.
+    std::fs::remove_file(project.path().join(artifact["zip"].as_str().unwrap())).unwrap();
+    let missing = build_run(
+        project.path(),
+        &[
+            "deploy",
+            "messaging",
+            "--env",
+            "sandbox",
+            "--no-build",
+            "--dry-run",
+        ],
+        false,
+    );
+    assert_eq!(missing.code, 2, "{missing:?}");
+    assert!(
+        missing
+            .stderr
+            .contains("run `stackpro build messaging --arch arm64`"),
+        "{missing:?}"
+    );
+}
+
+#[test]
 fn build_without_cargo_lambda_names_the_install_command() {
     let project = project_with_tiny_handler();
     let run = build_run(project.path(), &["build", "messaging"], false);
