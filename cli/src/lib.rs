@@ -27,6 +27,7 @@ pub mod render;
 pub mod stack;
 pub mod tail;
 pub mod template;
+pub mod watch;
 
 use error::ExitStatus;
 use printer::Printer;

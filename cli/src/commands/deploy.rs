@@ -52,6 +52,10 @@ pub struct DeployArgs {
     /// environment's `fast_paths` do not list `code`
     #[arg(long, conflicts_with_all = ["canary", "allow_replace", "dry_run"])]
     pub code: bool,
+    /// With --code: after shipping, watch the handlers' sources (with --no-build, the
+    /// built zips), and build and ship again on every change, until interrupted
+    #[arg(long, requires = "code")]
+    pub watch: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -157,9 +161,57 @@ impl fmt::Display for DeployReport {
     }
 }
 
+/// `deploy`, or with `--code --watch` the sandbox loop: ship, then ship again on every
+/// change of what the code is built from.
+pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<()> {
+    if !args.watch {
+        return run_once(&args, global, printer);
+    }
+    let (project, catalogue) = global.load()?;
+    let watched = watched_paths(&project, &catalogue, &args)?;
+    let mut seen = crate::watch::Snapshot::of(&watched);
+    loop {
+        // A failed cycle (a compile error, a refused change) is reported; the loop goes on.
+        if let Err(err) = run_once(&args, global, printer) {
+            printer.error(&err);
+        }
+        printer.status(
+            "Watching",
+            &format!(
+                "{} for changes (Ctrl-C stops)",
+                watched
+                    .iter()
+                    .map(|p| project.display_path(p).display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        seen = crate::watch::wait_for_change(&watched, seen);
+    }
+}
+
+/// What `--watch` watches: the built zips with `--no-build`, else the handler crates
+/// (`handlers/`, the shared runtime included).
+fn watched_paths(
+    project: &crate::project::Project,
+    catalogue: &crate::config::Catalogue,
+    args: &DeployArgs,
+) -> Result<Vec<std::path::PathBuf>> {
+    if !args.no_build {
+        return Ok(vec![project.root().join("handlers")]);
+    }
+    let env = catalogue.load_env(project, &args.env)?;
+    Ok(args
+        .selection
+        .resolve(catalogue)?
+        .into_iter()
+        .map(|c| build::zip_path(project, c, env.architecture))
+        .collect())
+}
+
 /// The runbook's steps 1 to 3 and 8; the per-capability steps are in
 /// [`crate::deploy`], numbered as in `docs/ARCHITECTURE.md`.
-pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<()> {
+fn run_once(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<()> {
     let start = Instant::now();
     // 1. Configuration: the project, the capabilities, the environment. A protected
     //    environment needs a yes; where nobody can give one, say so now, before
@@ -200,7 +252,7 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
     let runtime = super::parallel_runtime()?;
     let report = runtime.block_on(async {
         // 3. Who is deploying, and is it the environment's account.
-        let shared = Arc::new(connect(&args, global, &env, &project, progress).await?);
+        let shared = Arc::new(connect(args, global, &env, &project, progress).await?);
         // 4-7 for every capability, 8 the previews and the one confirmation, 9-11.
         let work: Vec<_> = capabilities
             .iter()
@@ -208,7 +260,7 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
             .zip(rendered)
             .zip(artifacts)
             .collect();
-        let mut finished = deploy_all(&shared, &args, work).await?;
+        let mut finished = deploy_all(&shared, args, work).await?;
         let order = |c: &CapabilityReport| names.iter().position(|n| *n == c.outcome.capability);
         finished.sort_by_key(order);
         Ok::<_, Error>(DeployReport {

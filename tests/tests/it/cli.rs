@@ -22,9 +22,14 @@ impl std::fmt::Debug for Run {
     }
 }
 
-/// Runs `stackpro ARGS` in `project` with only the variables given in `vars` set
-/// (plus PATH, a private HOME, and switches that keep the SDK off the network).
-pub fn stackpro_with(project: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
+/// The `stackpro ARGS` command in `project` with only the variables given in `vars` set
+/// (plus PATH, a private HOME, and switches that keep the SDK off the network), and the
+/// private HOME, which must outlive the process.
+pub fn command(
+    project: &Path,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> (Command, tempfile::TempDir) {
     let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackpro-under-test"));
     cmd.args(args)
@@ -44,6 +49,12 @@ pub fn stackpro_with(project: &Path, args: &[&str], vars: &[(&str, &str)]) -> Ru
     for (k, v) in vars {
         cmd.env(k, v);
     }
+    (cmd, home)
+}
+
+/// Runs `stackpro ARGS` in `project` (see [`command`]) to its end.
+pub fn stackpro_with(project: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    let (mut cmd, _home) = command(project, args, vars);
     let out = cmd.output().expect("run stackpro");
     let run = Run {
         code: out.status.code().expect("exited, not killed by a signal"),

@@ -176,3 +176,82 @@ async fn code_only_ships_the_code_refuses_more_and_the_next_full_deploy_reconcil
     let (key_full, _) = artifact_key().await;
     assert_eq!(key_full, record["artifact_key"].as_str().unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_ships_every_new_build_until_stopped() {
+    use std::io::BufRead;
+    let (emulator, project) = bootstrapped("sandbox");
+    let first = run(
+        &project,
+        &emulator,
+        &["deploy", "messaging", "--env", "sandbox", "--no-build"],
+    );
+    assert_eq!(first.code, 0, "{first:?}");
+    let args = [
+        "deploy",
+        "messaging",
+        "--env",
+        "sandbox",
+        "--no-build",
+        "--code",
+        "--watch",
+        "--output",
+        "json",
+        "--endpoint-url",
+        &emulator.url,
+    ];
+    let (mut cmd, _home) = crate::cli::command(project.path(), &args, &crate::cli::DUMMY_CREDS);
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Each cycle ends with a `summary` line; collect them as they come.
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                if v["type"] == "summary" && tx.send(v).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let next = || {
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a deploy cycle")
+    };
+    // The first cycle: the zip is the deployed one, nothing to ship.
+    let cycle = next();
+    let outcome = &cycle["capabilities"][0];
+    assert_eq!(outcome["success"], true, "{cycle}");
+    // A new build lands: it is shipped without being asked, as a new version.
+    project.with_artifacts("2");
+    let cycle = next();
+    let outcome = &cycle["capabilities"][0];
+    assert_eq!(
+        (outcome["decision"].as_str(), outcome["success"].as_bool()),
+        (Some("code"), Some(true)),
+        "{cycle}"
+    );
+    assert_eq!(outcome["function_version"], "2", "{cycle}");
+    child.kill().unwrap();
+    let _ = child.wait();
+    let lambda = aws_sdk_lambda::Client::new(&sdk_config_for(&emulator.url, "eu-west-1"));
+    let alias = lambda
+        .get_alias()
+        .function_name("stackpro-messaging-sandbox")
+        .name("live")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        alias.function_version(),
+        Some("2"),
+        "live serves what watch shipped"
+    );
+}
