@@ -264,8 +264,12 @@ pub fn read_artifact(project: &Project, cap: &Capability, arch: Architecture) ->
                 project.display_path(&zip).display()
             ),
             help: Some(format!(
-                "run `stackpro build {} --arch {arch}` (or deploy without --no-build)",
-                cap.name
+                "run `stackpro build {}{}` (or deploy without --no-build)",
+                cap.name,
+                match arch {
+                    Architecture::X86_64 => String::new(),
+                    other => format!(" --arch {other}"),
+                }
             )),
         },
         HashError::Io(source) => Error::Io {

@@ -120,25 +120,7 @@ impl fmt::Display for DeployReport {
                 writeln!(f, "{:>12} {line}", "log")?;
             }
             if o.success && !self.dry_run {
-                for key in ["ApiUrl", "FunctionName", "AliasArn"] {
-                    if let Some(v) = o.outputs.get(key) {
-                        writeln!(f, "{key:>12} {v}")?;
-                    }
-                }
-                for (k, v) in &o.outputs {
-                    if k.starts_with("Table") {
-                        writeln!(f, "{:>12} {v}", "table")?;
-                    } else if k.starts_with("Bucket") {
-                        writeln!(f, "{:>12} {v}", "bucket")?;
-                    }
-                }
-                if let Some(v) = &o.function_version {
-                    let number = o
-                        .deployment
-                        .map(|n| format!(", deployment {n}"))
-                        .unwrap_or_default();
-                    writeln!(f, "{:>12} version {v}{number}", "live")?;
-                }
+                write_deployed(f, o)?;
             }
         }
         let ok = self
@@ -159,6 +141,31 @@ impl fmt::Display for DeployReport {
             self.duration_ms as f64 / 1000.0
         )
     }
+}
+
+/// What a successful deploy left: the API, function and alias, tables and buckets, and
+/// the live version.
+fn write_deployed(f: &mut fmt::Formatter<'_>, o: &Outcome) -> fmt::Result {
+    for key in ["ApiUrl", "FunctionName", "AliasArn"] {
+        if let Some(v) = o.outputs.get(key) {
+            writeln!(f, "{key:>12} {v}")?;
+        }
+    }
+    for (k, v) in &o.outputs {
+        if k.starts_with("Table") {
+            writeln!(f, "{:>12} {v}", "table")?;
+        } else if k.starts_with("Bucket") {
+            writeln!(f, "{:>12} {v}", "bucket")?;
+        }
+    }
+    if let Some(v) = &o.function_version {
+        let number = o
+            .deployment
+            .map(|n| format!(", deployment {n}"))
+            .unwrap_or_default();
+        writeln!(f, "{:>12} version {v}{number}", "live")?;
+    }
+    Ok(())
 }
 
 /// `deploy`, or with `--code --watch` the sandbox loop: ship, then ship again on every

@@ -247,21 +247,9 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
                 target.function_version,
                 target.number.unwrap_or_default()
             ))?;
-            // The alias moves and the deployed template is read together.
-            let (_, deployed) = tokio::try_join!(
-                release::point_alias_from(&ctx, &name, Some(&live), &target.function_version),
-                stack::template_body(&ctx, &name),
-            )?;
-            report.action = "alias".into();
-            report.to_version = Some(target.function_version.clone());
-            if crate::render::hex(&<sha2::Sha256 as sha2::Digest>::digest(deployed.as_bytes()))
-                != target.template_sha256
-            {
-                report.notes.push(format!(
-                    "only the code went back: the stack keeps its current template; `stackpro rollback {} --env {} --full` rolls the infrastructure back too",
-                    cap.name, env.name
-                ));
-            }
+            // The alias moves, the record is written and the deployed template is read
+            // at once (one round trip). If the alias does not move, the record written
+            // beside it is taken back by writing the previous one again.
             let d = Deployment {
                 time: record::now_rfc3339(),
                 actor: identity.arn.clone(),
@@ -269,7 +257,25 @@ pub fn run(args: RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result
                 number: None,
                 ..target.clone()
             };
-            report.deployment = Some(record::write(&ctx, &env.name, &cap.name, &d).await?);
+            let (moved, written, deployed) = tokio::join!(
+                release::point_alias_from(&ctx, &name, Some(&live), &target.function_version),
+                record::write(&ctx, &env.name, &cap.name, &d),
+                stack::template_body(&ctx, &name),
+            );
+            if let Err(err) = moved {
+                return Err(take_back(&ctx, (&env.name, &cap.name, &name), history.last(), written.is_ok(), err).await);
+            }
+            report.deployment = Some(written?);
+            report.action = "alias".into();
+            report.to_version = Some(target.function_version.clone());
+            if crate::render::hex(&<sha2::Sha256 as sha2::Digest>::digest(deployed?.as_bytes()))
+                != target.template_sha256
+            {
+                report.notes.push(format!(
+                    "only the code went back: the stack keeps its current template; `stackpro rollback {} --env {} --full` rolls the infrastructure back too",
+                    cap.name, env.name
+                ));
+            }
             return Ok(report);
         }
 
@@ -356,6 +362,40 @@ pub async fn continue_rollback(
         });
     }
     Ok(report)
+}
+
+/// After the alias failed to move: the rollback record written beside it is taken
+/// back (the previous record written again), and the error says what holds now.
+async fn take_back(
+    ctx: &AwsContext,
+    (env, cap, stack): (&str, &str, &str),
+    previous: Option<&Deployment>,
+    written: bool,
+    err: Error,
+) -> Error {
+    if !written {
+        return err;
+    }
+    let restored = match previous {
+        Some(p) => {
+            let again = Deployment {
+                number: None,
+                ..p.clone()
+            };
+            record::write(ctx, env, cap, &again).await.is_ok()
+        }
+        None => false,
+    };
+    let record = if restored {
+        "the deployment record was put back as it was"
+    } else {
+        "the deployment record still says rolled back: run the rollback again"
+    };
+    Error::Stack {
+        stack: stack.to_string(),
+        message: format!("the live alias did not move ({}); {record}", err.one_line()),
+        help: Some("nothing else changed; run the rollback again".into()),
+    }
 }
 
 /// Deploys `target`'s stored template and artifact again, through the deploy runbook.
