@@ -664,17 +664,19 @@ async fn after_destroy_the_kept_table_is_found_and_the_next_deploy_plans_to_impo
     };
     assert_eq!(deploy(&[]).code, 0);
     let table = "stackpro-messaging-sandbox-threads";
+    let key: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
+        [("pk", "TENANT#acme"), ("sk", "THREAD#kept")]
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    aws_sdk_dynamodb::types::AttributeValue::S(v.into()),
+                )
+            })
+            .into();
     aws.dynamodb
         .put_item()
         .table_name(table)
-        .item(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S("TENANT#acme".into()),
-        )
-        .item(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("THREAD#kept".into()),
-        )
+        .set_item(Some(key.clone()))
         .send()
         .await
         .unwrap();
@@ -698,14 +700,7 @@ async fn after_destroy_the_kept_table_is_found_and_the_next_deploy_plans_to_impo
         .dynamodb
         .get_item()
         .table_name(table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S("TENANT#acme".into()),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("THREAD#kept".into()),
-        )
+        .set_key(Some(key))
         .send()
         .await
         .unwrap();

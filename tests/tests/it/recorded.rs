@@ -83,6 +83,19 @@ fn action(req: &http::Request<SdkBody>) -> String {
         .to_string()
 }
 
+/// S3 HeadObject's answer for the artifact: stored, with the CodeSha256 of its zip.
+fn artifact_stored() -> http::Response<SdkBody> {
+    http::Response::builder()
+        .status(200)
+        .header(
+            "x-amz-meta-code-sha256",
+            "MFLTYRCZRlwg2rXxqprlRathA4OaYNuCTjrOw/Gb+P4=",
+        )
+        .header("content-length", "0")
+        .body(SdkBody::empty())
+        .unwrap()
+}
+
 /// An SDK configuration whose every call is answered by `client` (and whose endpoint is
 /// loopback, so nothing could leave the machine). Retries are off: throttling reaches
 /// stackpro's own polling, which is what is under test.
@@ -325,16 +338,7 @@ async fn an_empty_rolled_back_stack_is_deleted_and_created_again() {
     let d = deleted.clone();
     let client = infallible_client_fn(move |req| {
         if req.method() == "HEAD" {
-            // S3 HeadObject: the artifact is already stored.
-            return http::Response::builder()
-                .status(200)
-                .header(
-                    "x-amz-meta-code-sha256",
-                    "MFLTYRCZRlwg2rXxqprlRathA4OaYNuCTjrOw/Gb+P4=",
-                )
-                .header("content-length", "0")
-                .body(SdkBody::empty())
-                .unwrap();
+            return artifact_stored();
         }
         if let Some(answer) = other_reads(&req) {
             return answer;
@@ -521,14 +525,7 @@ fn stack_in(status: &'static str) -> stackpro::aws::AwsContext {
     let fx = fixture("update-rollback.json");
     config(infallible_client_fn(move |req| {
         if req.method() == "HEAD" {
-            return http::Response::builder()
-                .status(200)
-                .header(
-                    "x-amz-meta-code-sha256",
-                    "MFLTYRCZRlwg2rXxqprlRathA4OaYNuCTjrOw/Gb+P4=",
-                )
-                .body(SdkBody::empty())
-                .unwrap();
+            return artifact_stored();
         }
         if let Some(answer) = other_reads(&req) {
             return answer;
@@ -820,14 +817,7 @@ async fn a_create_imports_the_kept_table_then_creates_the_rest() {
             .unwrap_or_default()
             .to_string();
         if req.method() == "HEAD" {
-            return http::Response::builder()
-                .status(200)
-                .header(
-                    "x-amz-meta-code-sha256",
-                    "MFLTYRCZRlwg2rXxqprlRathA4OaYNuCTjrOw/Gb+P4=",
-                )
-                .body(SdkBody::empty())
-                .unwrap();
+            return artifact_stored();
         }
         if target == "DynamoDB_20120810.DescribeTable" {
             return response(
