@@ -107,6 +107,8 @@ for f in handlers/*/capability.yaml; do
   cap=$(basename "$(dirname "$f")")
   mkdir -p "$PROJ/handlers/$cap"
   cp "$f" "$PROJ/handlers/$cap/"
+  # A capability's routes come from its contract, when it has one.
+  if [ -f "handlers/$cap/openapi.yaml" ]; then cp "handlers/$cap/openapi.yaml" "$PROJ/handlers/$cap/"; fi
   binaries+=("$("$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["handler"]["binary"])' "$f")")
 done
 # The emulator never runs the code: a zip with a `bootstrap` file at its root will do.
