@@ -619,17 +619,21 @@ fn segments_params(path: &str) -> Vec<String> {
         .collect()
 }
 
-fn percent_decode(s: &str) -> String {
+/// Percent-decodes a path segment (API Gateway passes path parameters decoded); a `%`
+/// not followed by two hex digits stays as it is, and bytes that are not UTF-8 become
+/// U+FFFD. Works on bytes, so any text after a `%` is safe.
+pub fn percent_decode(s: &str) -> String {
     if !s.contains('%') {
         return s.to_string();
     }
     let bytes = s.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
             }
@@ -789,5 +793,8 @@ components:
         assert_eq!(pointer_to_field("/records/3/value"), "records[3].value");
         assert_eq!(pointer_to_field("/a~1b"), "a/b");
         assert_eq!(percent_decode("a%20b%zz"), "a b%zz");
+        // Text after a `%` that is not two hex digits, even a multi-byte character, is kept.
+        assert_eq!(percent_decode("%aé"), "%aé");
+        assert_eq!(percent_decode("x%C3%A9"), "xé");
     }
 }

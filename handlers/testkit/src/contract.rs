@@ -167,7 +167,10 @@ impl Contract {
                     }
                     Segment::Param(name) => {
                         literal.push(false);
-                        params.push((name.clone(), crate::event::decode(part)));
+                        params.push((
+                            name.clone(),
+                            stackpro_runtime::contract::percent_decode(part),
+                        ));
                         !part.is_empty()
                     }
                 });

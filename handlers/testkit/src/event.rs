@@ -189,28 +189,6 @@ fn encode(text: &str) -> String {
     out
 }
 
-/// Percent-decodes a path segment (API Gateway decodes path parameters).
-pub(crate) fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .map_err(|_| ())
-                .and_then(|h| u8::from_str_radix(h, 16).map_err(|_| ()))
-            {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,7 +223,10 @@ mod tests {
             .json(json!({"a": 1}))
             .routed(
                 Some("POST /v1/threads/{id}"),
-                &[("id".into(), decode("x%20y"))],
+                &[(
+                    "id".into(),
+                    stackpro_runtime::contract::percent_decode("x%20y"),
+                )],
             );
         assert_eq!(e.as_json()["pathParameters"]["id"], "x y");
         let req: lambda_http::request::LambdaRequest =

@@ -778,20 +778,7 @@ async fn status_says_what_the_last_drift_detection_found() {
 
 /// `application/x-www-form-urlencoded` decoding of one value.
 fn form_decode(v: &str) -> String {
-    let bytes = v.replace('+', " ").into_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-            out.push(u8::from_str_radix(hex, 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
+    stackpro_runtime::contract::percent_decode(&v.replace('+', " "))
 }
 
 /// A query-protocol request's parameters.
