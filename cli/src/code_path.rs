@@ -98,24 +98,14 @@ pub async fn ship(
             )),
         });
     }
+    let status = stack
+        .stack_status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default();
     let mut outcome = Outcome {
-        capability: cap.to_string(),
-        stack_name: name.to_string(),
-        decision: Decision::Code,
-        status: stack
-            .stack_status()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default(),
         success: true,
         outputs: stack::outputs(&stack),
-        function_version: None,
-        deployment: None,
-        duration_ms: 0,
-        failures: Vec::new(),
-        log_errors: Vec::new(),
-        notes: Vec::new(),
-        canary: None,
-        error: None,
+        ..Outcome::new(cap, name, Decision::Code, status)
     };
     let live = reads.live.filter(|l| l.canary.is_none());
     if let (Some(prev), Some(live)) = (&reads.previous, &live) {

@@ -520,18 +520,14 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// What is known of a capability's outcome from its plan alone: nothing done yet.
-    pub fn of(plan: &Plan) -> Self {
+    /// A capability's outcome before anything is known of it: not a success, nothing
+    /// deployed, no notes.
+    pub fn new(capability: &str, stack_name: &str, decision: Decision, status: String) -> Self {
         Outcome {
-            capability: plan.capability.clone(),
-            stack_name: plan.stack_name.clone(),
-            decision: plan.decision,
-            status: plan
-                .stack
-                .as_ref()
-                .and_then(|s| s.stack_status())
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_else(|| "NONE".into()),
+            capability: capability.to_string(),
+            stack_name: stack_name.to_string(),
+            decision,
+            status,
             success: false,
             outputs: BTreeMap::new(),
             function_version: None,
@@ -539,9 +535,23 @@ impl Outcome {
             duration_ms: 0,
             failures: Vec::new(),
             log_errors: Vec::new(),
-            notes: plan.notes.clone(),
+            notes: Vec::new(),
             canary: None,
             error: None,
+        }
+    }
+
+    /// What is known of a capability's outcome from its plan alone: nothing done yet.
+    pub fn of(plan: &Plan) -> Self {
+        let status = plan
+            .stack
+            .as_ref()
+            .and_then(|s| s.stack_status())
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "NONE".into());
+        Outcome {
+            notes: plan.notes.clone(),
+            ..Outcome::new(&plan.capability, &plan.stack_name, plan.decision, status)
         }
     }
 }

@@ -668,20 +668,8 @@ fn failed_before_start(name: &str, stack_name: &str, err: Error) -> CapabilityRe
     let text = err.one_line();
     CapabilityReport {
         outcome: Outcome {
-            capability: name.to_string(),
-            stack_name: stack_name.to_string(),
-            decision: Decision::NotStarted,
-            status: "UNCHANGED".into(),
-            success: false,
-            outputs: Default::default(),
-            function_version: None,
-            deployment: None,
-            duration_ms: 0,
-            failures: Vec::new(),
-            log_errors: Vec::new(),
-            notes: Vec::new(),
-            canary: None,
             error: Some(text),
+            ..Outcome::new(name, stack_name, Decision::NotStarted, "UNCHANGED".into())
         },
         diff: TemplateDiff::default(),
     }
