@@ -9,7 +9,8 @@
 //! 3. the capability's stack names it now (`ArtifactKey`: a failed update rolls the
 //!    stack back to it, and a code-only deploy leaves it behind);
 //! 4. it is younger than the minimum age (a deploy in flight uploads before it records);
-//! 5. its capability's records, alias or stack could not be read (never guess).
+//! 5. its capability has no needs in the judgement (the command fails when a
+//!    capability's records, alias or stack cannot be read, rather than guess).
 //!
 //! Everything else under those two prefixes may be deleted; nothing else in the bucket
 //! is ever considered. The planning here is pure; `commands::gc` reads and deletes.
