@@ -813,13 +813,6 @@ async fn a_create_imports_the_kept_table_then_creates_the_rest() {
                 r#"{"Table":{"TableName":"stackpro-messaging-sandbox-threads","TableStatus":"ACTIVE"}}"#.into(),
             );
         }
-        if target == "Logs_20140328.DescribeLogGroups" {
-            return response(
-                200,
-                "application/x-amz-json-1.1",
-                r#"{"logGroups":[]}"#.into(),
-            );
-        }
         if let Some(answer) = other_reads(&req) {
             return answer;
         }
