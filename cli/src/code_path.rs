@@ -47,12 +47,13 @@ pub fn check_allowed(env: &EnvConfig) -> Result<()> {
     })
 }
 
-/// Steps 4 to 11 of the code path for one capability.
+/// Steps 5 to 11 of the code path for one capability, on what step 4 read.
 pub async fn ship(
     shared: &Shared,
     capability: &Capability,
     rendered: &Rendered,
     artifact: &Artifact,
+    reads: deploy::Reads,
 ) -> Result<Outcome> {
     let start = Instant::now();
     let (ctx, cap, name) = (
@@ -60,8 +61,7 @@ pub async fn ship(
         capability.name.as_str(),
         rendered.stack_name.as_str(),
     );
-    // 4-5. The same reads and package step as a full deploy.
-    let reads = deploy::read(shared, cap, name, artifact).await?;
+    // 5. The same package step as a full deploy.
     let (key, code_sha256) = deploy::package(shared, artifact, reads.stored.as_ref()).await?;
     let params = [
         ("ArtifactBucket".to_string(), shared.bucket.clone()),
@@ -126,11 +126,10 @@ pub async fn ship(
     shared
         .progress
         .step(cap, &format!("pointing {LIVE_ALIAS} at version {version}"));
-    release::point_alias_from(ctx, name, live.as_ref(), &version).await?;
-    if let Some(api_id) = stack::outputs(&stack).get("ApiId") {
-        let arn = release::api_source_arn(&ctx.region, &shared.identity.account, api_id);
-        release::ensure_invoke_permission(ctx, name, &arn).await?;
-    }
+    let source_arn = stack::outputs(&stack)
+        .get("ApiId")
+        .map(|api_id| release::api_source_arn(&ctx.region, &shared.identity.account, api_id));
+    release::go_live(ctx, name, live.as_ref(), &version, source_arn.as_deref()).await?;
     // 11. Its own kind of record.
     let deployment = Deployment {
         time: record::now_rfc3339(),
@@ -197,24 +196,25 @@ async fn update_code(
 ) -> Result<()> {
     let ctx = &shared.ctx;
     shared.progress.step(cap, "updating the function's code");
-    let applied = lambda::update_function_code(ctx, function, &shared.bucket, key).await?;
-    if !applied.is_empty() && applied != code_sha256 {
+    let mut state = lambda::update_function_code(ctx, function, &shared.bucket, key).await?;
+    if !state.code_sha256.is_empty() && state.code_sha256 != code_sha256 {
         return Err(Error::Stack {
             stack: function.to_string(),
             message: format!(
-                "took code {applied} from s3://{}/{key}, not the artifact's {code_sha256}",
-                shared.bucket
+                "took code {} from s3://{}/{key}, not the artifact's {code_sha256}",
+                state.code_sha256, shared.bucket
             ),
             help: Some(
                 "build again and deploy; the stored artifact does not match its metadata".into(),
             ),
         });
     }
+    // The update's own answer says where it stands; only an update still in progress
+    // is polled (GetFunctionConfiguration), with backoff, for at most 10 minutes.
     let start = Instant::now();
     let mut poll = stack::Backoff::new();
     loop {
-        let state = lambda::code_state(ctx, function).await?;
-        match state.as_ref().and_then(|s| s.last_update.as_deref()) {
+        match state.last_update.as_deref() {
             None | Some("Successful") => return Ok(()),
             Some("Failed") => {
                 return Err(Error::Stack {
@@ -222,7 +222,7 @@ async fn update_code(
                     message: format!(
                         "could not apply the new code: {}",
                         state
-                            .and_then(|s| s.reason)
+                            .reason
                             .unwrap_or_else(|| "Lambda gave no reason".into())
                     ),
                     help: Some("fix the cause and deploy again".into()),
@@ -238,5 +238,17 @@ async fn update_code(
             });
         }
         tokio::time::sleep(poll.delay()).await;
+        state = match lambda::code_state(ctx, function).await? {
+            Some(state) => state,
+            None => {
+                return Err(Error::Stack {
+                    stack: function.to_string(),
+                    message: "disappeared while its code was being updated".into(),
+                    help: Some(
+                        "see `stackpro status`; deploy without --code to create it again".into(),
+                    ),
+                })
+            }
+        };
     }
 }

@@ -842,15 +842,18 @@ async fn release(shared: &Shared, plan: &Plan, stack: &Stack, outcome: &mut Outc
         &plan.capability,
         &plan.stack_name,
     );
-    // Keep the template by its hash, so a later `rollback --full` can deploy it again.
-    store_template(shared, plan).await?;
-    let version = match reusable_version(shared, plan).await? {
-        Some(v) => v,
-        None => {
-            p.step(cap, "publishing a version");
-            release::publish_version(ctx, name, &plan.code_sha256, &plan.fingerprint).await?
+    let version = async {
+        match reusable_version(shared, plan).await? {
+            Some(v) => Ok(v),
+            None => {
+                p.step(cap, "publishing a version");
+                release::publish_version(ctx, name, &plan.code_sha256, &plan.fingerprint).await
+            }
         }
     };
+    // Keep the template by its hash, so a later `rollback --full` can deploy it again
+    // (beside the version, which does not need it).
+    let ((), version) = tokio::try_join!(store_template(shared, plan), version)?;
     let source_arn = stack::outputs(stack)
         .get("ApiId")
         .map(|api_id| release::api_source_arn(&ctx.region, &shared.identity.account, api_id));
@@ -884,10 +887,7 @@ async fn release(shared: &Shared, plan: &Plan, stack: &Stack, outcome: &mut Outc
         }
     } else {
         p.step(cap, &format!("pointing {LIVE_ALIAS} at version {version}"));
-        release::point_alias_from(ctx, name, live, &version).await?;
-    }
-    if let Some(arn) = &source_arn {
-        release::ensure_invoke_permission(ctx, name, arn).await?;
+        release::go_live(ctx, name, live, &version, source_arn.as_deref()).await?;
     }
     outcome.function_version = Some(version.clone());
     let unchanged = plan.previous.as_ref().is_some_and(|prev| {

@@ -105,14 +105,48 @@ pub async fn point_alias_from(
     }
 }
 
+/// Points `live` at `version` and makes sure the API may invoke it from exactly
+/// `source_arn` (when the stack has an API). When the alias exists already, its
+/// policy is read in the same round trip as the alias moves (the permission belongs
+/// to the alias, not to a version); a new alias is created first. A permission that
+/// is missing or names another API is written afterwards, never beside the alias.
+pub async fn go_live(
+    ctx: &AwsContext,
+    function: &str,
+    current: Option<&Live>,
+    version: &str,
+    source_arn: Option<&str>,
+) -> Result<()> {
+    let Some(arn) = source_arn else {
+        return point_alias_from(ctx, function, current, version).await;
+    };
+    let statement = if current.is_some() {
+        tokio::try_join!(
+            point_alias_from(ctx, function, current, version),
+            invoke_statement(ctx, function),
+        )?
+        .1
+    } else {
+        point_alias_from(ctx, function, current, version).await?;
+        invoke_statement(ctx, function).await?
+    };
+    grant_invoke(ctx, function, statement, arn).await
+}
+
 /// Makes sure the API may invoke the live alias, from exactly `source_arn`.
 pub async fn ensure_invoke_permission(
     ctx: &AwsContext,
     function: &str,
     source_arn: &str,
 ) -> Result<()> {
+    let statement = invoke_statement(ctx, function).await?;
+    grant_invoke(ctx, function, statement, source_arn).await
+}
+
+/// stackpro's statement in the live alias's resource policy, if there is one.
+async fn invoke_statement(ctx: &AwsContext, function: &str) -> Result<Option<serde_json::Value>> {
     let current = lambda::get_policy(ctx, function, LIVE_ALIAS).await?;
-    let statement = current
+    Ok(current
         .as_deref()
         .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
         .and_then(|p| {
@@ -121,7 +155,16 @@ pub async fn ensure_invoke_permission(
                 .iter()
                 .find(|s| s["Sid"] == INVOKE_PERMISSION_SID)
                 .cloned()
-        });
+        }))
+}
+
+/// Writes the invoke permission unless `statement` (as read) grants it already.
+async fn grant_invoke(
+    ctx: &AwsContext,
+    function: &str,
+    statement: Option<serde_json::Value>,
+    source_arn: &str,
+) -> Result<()> {
     if let Some(statement) = &statement {
         if statement.to_string().contains(source_arn) {
             return Ok(());

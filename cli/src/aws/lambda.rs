@@ -202,13 +202,14 @@ pub async fn add_invoke_permission(
 }
 
 /// Replaces the function's code with the zip at `s3://bucket/key`; returns the
-/// CodeSha256 Lambda computed for it.
+/// CodeSha256 Lambda computed for it and where the update stands (usually
+/// `InProgress` on AWS).
 pub async fn update_function_code(
     ctx: &AwsContext,
     function: &str,
     bucket: &str,
     key: &str,
-) -> Result<String> {
+) -> Result<CodeState> {
     let out = client(ctx)
         .update_function_code()
         .function_name(function)
@@ -217,7 +218,11 @@ pub async fn update_function_code(
         .send()
         .await
         .map_err(|e| ctx.error("lambda", "UpdateFunctionCode", function, e))?;
-    Ok(out.code_sha256().unwrap_or_default().to_string())
+    Ok(CodeState {
+        code_sha256: out.code_sha256().unwrap_or_default().to_string(),
+        last_update: out.last_update_status().map(|s| s.as_str().to_string()),
+        reason: out.last_update_status_reason().map(str::to_string),
+    })
 }
 
 /// The state of a function's unpublished code (`$LATEST`).

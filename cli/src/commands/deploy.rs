@@ -356,12 +356,16 @@ async fn connect(
     project: &crate::project::Project,
     progress: Progress,
 ) -> Result<Shared> {
+    // The commit is read by two git processes, beside the identity's round trip
+    // rather than after it.
+    let root = project.root().to_path_buf();
+    let git = tokio::task::spawn_blocking(move || crate::record::git_commit(&root));
     let ctx = AwsContext::load(&global.aws, env).await;
     let identity = aws::caller_identity(&ctx).await?;
     aws::check_account(env, &identity)?;
     Ok(Shared {
         bucket: deploy::artifact_bucket(&env.name, &identity.account, &ctx.region),
-        git_commit: crate::record::git_commit(project.root()),
+        git_commit: git.await.unwrap_or_default(),
         options: Options {
             allow_replace: args.allow_replace,
             no_wait: args.no_wait,
@@ -443,12 +447,28 @@ async fn prepare_all(
 /// check). A capability refused because more than its code changed stops the command
 /// with exit 2 after all have run; other failures are reported per capability.
 async fn code_all(shared: &Arc<Shared>, work: Vec<Work>) -> Result<Vec<CapabilityReport>> {
-    deploy::check_bucket(&shared.ctx, &shared.env.name, &shared.bucket).await?;
+    // Step 4 for every capability, with the artifact bucket's check (one round trip).
     let mut tasks = tokio::task::JoinSet::new();
     for (i, ((cap, rendered), artifact)) in work.into_iter().enumerate() {
         let shared = shared.clone();
         tasks.spawn(async move {
-            let result = crate::code_path::ship(&shared, &cap, &rendered, &artifact).await;
+            let reads = deploy::read(&shared, &cap.name, &rendered.stack_name, &artifact).await;
+            (i, cap, rendered, artifact, reads)
+        });
+    }
+    let bucket = deploy::check_bucket(&shared.ctx, &shared.env.name, &shared.bucket);
+    let (checked, read) = tokio::join!(bucket, tasks.join_all());
+    checked?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, cap, rendered, artifact, reads) in read {
+        let shared = shared.clone();
+        tasks.spawn(async move {
+            let result = match reads {
+                Ok(reads) => {
+                    crate::code_path::ship(&shared, &cap, &rendered, &artifact, reads).await
+                }
+                Err(err) => Err(err),
+            };
             (i, cap.name, rendered.stack_name, result)
         });
     }
