@@ -482,6 +482,23 @@ async fn prepare_messaging_shared(
     Arc<stackpro::deploy::Shared>,
     stackpro::error::Result<stackpro::deploy::Plan>,
 ) {
+    let (shared, cap, rendered, artifact) = messaging_in_sandbox(ctx, options);
+    (
+        shared.clone(),
+        stackpro::deploy::prepare(shared, cap, rendered, artifact).await,
+    )
+}
+
+/// What a deploy of messaging in sandbox works from, on the answers of `ctx`.
+fn messaging_in_sandbox(
+    ctx: stackpro::aws::AwsContext,
+    options: stackpro::deploy::Options,
+) -> (
+    Arc<stackpro::deploy::Shared>,
+    stackpro::config::Capability,
+    stackpro::render::Rendered,
+    stackpro::build::Artifact,
+) {
     let project =
         stackpro::project::Project::discover(Some(&project_root()), &project_root()).unwrap();
     let catalogue = stackpro::config::Catalogue::load(&project).unwrap();
@@ -514,10 +531,7 @@ async fn prepare_messaging_shared(
             &["messaging"],
         ),
     });
-    (
-        shared.clone(),
-        stackpro::deploy::prepare(shared, cap, rendered, artifact).await,
-    )
+    (shared, cap, rendered, artifact)
 }
 
 /// Answers for a stack stuck in `status`: the artifact is stored, the stack is read.
@@ -936,4 +950,150 @@ async fn a_create_imports_the_kept_table_then_creates_the_rest() {
     // The sandbox deploys in CloudFormation's express mode, with rollback kept on.
     assert_eq!(update["DeploymentConfig.Mode"], "EXPRESS");
     assert_eq!(update["DeploymentConfig.DisableRollback"], "false");
+}
+
+/// The code path's answers: UpdateFunctionCode says `InProgress` (as AWS does; the
+/// emulator applies code at once), GetFunctionConfiguration says `InProgress` until
+/// the `polls`-th read, then `last`. Every Lambda and SSM call is logged.
+fn code_update_answers(
+    polls: usize,
+    last: &'static str,
+    sent: Arc<Mutex<Vec<String>>>,
+) -> stackpro::aws::AwsContext {
+    let reads = Arc::new(Mutex::new(0usize));
+    config(infallible_client_fn(move |req| {
+        let path = req.uri().path().to_string();
+        let call = format!("{} {path}", req.method());
+        sent.lock().unwrap().push(call.clone());
+        let json = |body: String| response(200, "application/json", body);
+        let sha = "MFLTYRCZRlwg2rXxqprlRathA4OaYNuCTjrOw/Gb+P4=";
+        let config = |status: &str| {
+            json(format!(
+                r#"{{"FunctionName":"stackpro-messaging-sandbox","CodeSha256":"{sha}","Version":"$LATEST","LastUpdateStatus":"{status}","LastUpdateStatusReason":"{}"}}"#,
+                if status == "Failed" {
+                    "the zip has no bootstrap file"
+                } else {
+                    ""
+                }
+            ))
+        };
+        if path.ends_with("/code") {
+            return config("InProgress");
+        }
+        if path.ends_with("/configuration") {
+            let mut n = reads.lock().unwrap();
+            *n += 1;
+            return config(if *n < polls { "InProgress" } else { last });
+        }
+        if path.ends_with("/versions") {
+            return json(format!(
+                r#"{{"FunctionName":"stackpro-messaging-sandbox","CodeSha256":"{sha}","Version":"4"}}"#
+            ));
+        }
+        if path.ends_with("/aliases/live") {
+            return json(r#"{"Name":"live","FunctionVersion":"4"}"#.into());
+        }
+        if req
+            .headers()
+            .get("x-amz-target")
+            .is_some_and(|t| t == "AmazonSSM.PutParameter")
+        {
+            return response(
+                200,
+                "application/x-amz-json-1.1",
+                r#"{"Version":7,"Tier":"Standard"}"#.into(),
+            );
+        }
+        response(
+            404,
+            "application/json",
+            format!(r#"{{"message":"unexpected {call}"}}"#),
+        )
+    }))
+}
+
+/// `code_path::ship` of messaging in sandbox on `ctx`, from reads of a settled stack
+/// that runs the same template with an older artifact, `live` on version 3.
+async fn ship_code(
+    ctx: stackpro::aws::AwsContext,
+) -> stackpro::error::Result<stackpro::deploy::Outcome> {
+    use aws_sdk_cloudformation::types::{Parameter, Stack, StackStatus, Tag};
+    let (shared, cap, rendered, artifact) = messaging_in_sandbox(ctx, Default::default());
+    let param = |k: &str, v: &str| {
+        Parameter::builder()
+            .parameter_key(k)
+            .parameter_value(v)
+            .build()
+    };
+    let mut stack = Stack::builder()
+        .stack_name(&rendered.stack_name)
+        .stack_status(StackStatus::UpdateComplete)
+        .creation_time(aws_smithy_types::DateTime::from_secs(1_700_000_000))
+        .parameters(param("ArtifactBucket", &shared.bucket))
+        .parameters(param("ArtifactKey", "artifacts/messaging/older.zip"));
+    for (k, v) in stackpro::deploy::stack_tags(&shared.env, "messaging") {
+        stack = stack.tags(Tag::builder().key(k).value(v).build());
+    }
+    let reads = stackpro::deploy::Reads {
+        stack: Some(stack.build()),
+        template: Some(rendered.template.clone()),
+        live: Some(stackpro::release::Live {
+            version: "3".into(),
+            canary: None,
+        }),
+        previous: None,
+        stored: Some(
+            [(
+                "code-sha256".to_string(),
+                "MFLTYRCZRlwg2rXxqprlRathA4OaYNuCTjrOw/Gb+P4=".to_string(),
+            )]
+            .into(),
+        ),
+    };
+    stackpro::code_path::ship(&shared, &cap, &rendered, &artifact, reads).await
+}
+
+#[tokio::test]
+async fn a_code_update_in_progress_is_polled_until_applied_before_the_version() {
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let outcome = ship_code(code_update_answers(2, "Successful", sent.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {:?}", e.help()));
+    assert_eq!(outcome.function_version.as_deref(), Some("4"));
+    assert_eq!(outcome.deployment, Some(7));
+    let sent = sent.lock().unwrap().clone();
+    let f = "/2015-03-31/functions/stackpro-messaging-sandbox";
+    assert_eq!(
+        sent,
+        [
+            format!("PUT {f}/code"),
+            format!("GET {f}/configuration"),
+            format!("GET {f}/configuration"),
+            format!("POST {f}/versions"),
+            format!("PUT {f}/aliases/live"),
+            "POST /".to_string(),
+        ],
+        "the version is published only once the update says Successful"
+    );
+}
+
+#[tokio::test]
+async fn a_code_update_that_fails_names_lambdas_reason_and_publishes_nothing() {
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let err = ship_code(code_update_answers(1, "Failed", sent.clone()))
+        .await
+        .expect_err("a failed update is an error");
+    let text = format!("{err}");
+    assert!(
+        text.contains("could not apply the new code: the zip has no bootstrap file"),
+        "{text}"
+    );
+    assert!(err.help().is_some());
+    let sent = sent.lock().unwrap().clone();
+    assert!(
+        !sent
+            .iter()
+            .any(|c| c.ends_with("/versions") || c.contains("aliases")),
+        "{sent:?}"
+    );
 }
