@@ -103,6 +103,17 @@ pub enum Error {
         local: bool,
     },
 
+    /// An endpoint that accepted the connection but did not answer in time (a paused
+    /// emulator, a stuck proxy, a half-open connection).
+    #[error("{service} {operation} at {endpoint} did not answer in time")]
+    NoAnswer {
+        service: &'static str,
+        operation: &'static str,
+        endpoint: String,
+        detail: String,
+        local: bool,
+    },
+
     /// An AWS call that reached the service and failed.
     #[error("{operation} failed for {target}: {detail}")]
     Aws {
@@ -153,6 +164,7 @@ impl Error {
             | Error::Reparse { .. }
             | Error::Tool { .. }
             | Error::Unreachable { .. }
+            | Error::NoAnswer { .. }
             | Error::Aws { .. }
             | Error::Stack { .. }
             | Error::Failed(_) => ExitStatus::Failure,
@@ -212,6 +224,14 @@ impl Error {
                 "the local emulator is not running: start it with `scripts/emulator.sh start`"
                     .into(),
             ),
+            Error::NoAnswer { local: true, .. } => Some(
+                "the emulator accepts connections but does not answer: it is busy or stopped; see `scripts/emulator.sh status` and its log (.stackpro/emulator.log), then run the command again (it picks up where this one stopped)"
+                    .into(),
+            ),
+            Error::NoAnswer { local: false, .. } => Some(
+                "the endpoint accepts connections but does not answer: check a proxy or VPN in the way (HTTPS_PROXY), --endpoint-url / AWS_ENDPOINT_URL, and the AWS Health Dashboard for the region; then run the command again (it picks up where this one stopped)"
+                    .into(),
+            ),
             Error::Unreachable { local: false, .. } => Some(
                 "check the network, --endpoint-url / AWS_ENDPOINT_URL, and the region".into(),
             ),
@@ -235,7 +255,9 @@ impl Error {
     /// Extra lines that explain the cause, beyond the `source()` chain.
     pub fn details(&self) -> Vec<String> {
         match self {
-            Error::NoCredentials { detail, .. } | Error::Unreachable { detail, .. } => {
+            Error::NoCredentials { detail, .. }
+            | Error::Unreachable { detail, .. }
+            | Error::NoAnswer { detail, .. } => {
                 vec![detail.clone()]
             }
             _ => Vec::new(),

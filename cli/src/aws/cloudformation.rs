@@ -17,9 +17,12 @@ use super::AwsContext;
 use crate::error::Result;
 
 fn client(ctx: &AwsContext) -> &aws_sdk_cloudformation::Client {
-    ctx.clients
-        .cloudformation
-        .get_or_init(|| aws_sdk_cloudformation::Client::new(&ctx.config))
+    super::sdk_client!(
+        ctx,
+        cloudformation,
+        aws_sdk_cloudformation,
+        "cloudformation"
+    )
 }
 
 /// CloudFormation's "no such stack": a ValidationError whose message says so.

@@ -4,9 +4,7 @@ use super::AwsContext;
 use crate::error::Result;
 
 fn client(ctx: &AwsContext) -> &aws_sdk_cloudwatch::Client {
-    ctx.clients
-        .cloudwatch
-        .get_or_init(|| aws_sdk_cloudwatch::Client::new(&ctx.config))
+    super::sdk_client!(ctx, cloudwatch, aws_sdk_cloudwatch, "cloudwatch")
 }
 
 /// The names of the alarms starting with `prefix` that are in ALARM.

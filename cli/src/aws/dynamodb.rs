@@ -8,9 +8,7 @@ use super::AwsContext;
 use crate::error::{Error, Result};
 
 fn client(ctx: &AwsContext) -> &aws_sdk_dynamodb::Client {
-    ctx.clients
-        .dynamodb
-        .get_or_init(|| aws_sdk_dynamodb::Client::new(&ctx.config))
+    super::sdk_client!(ctx, dynamodb, aws_sdk_dynamodb, "dynamodb")
 }
 
 /// Whether the table exists.

@@ -7,9 +7,7 @@ use super::AwsContext;
 use crate::error::{Error, Result};
 
 fn client(ctx: &AwsContext) -> &aws_sdk_lambda::Client {
-    ctx.clients
-        .lambda
-        .get_or_init(|| aws_sdk_lambda::Client::new(&ctx.config))
+    super::sdk_client!(ctx, lambda, aws_sdk_lambda, "lambda")
 }
 
 fn not_found<E: aws_sdk_lambda::error::ProvideErrorMetadata>(e: &E) -> bool {

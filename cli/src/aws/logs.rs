@@ -6,9 +6,13 @@ use super::AwsContext;
 use crate::error::Result;
 
 fn client(ctx: &AwsContext) -> &aws_sdk_cloudwatchlogs::Client {
-    ctx.clients
-        .logs
-        .get_or_init(|| aws_sdk_cloudwatchlogs::Client::new(&ctx.config))
+    super::sdk_client!(
+        ctx,
+        logs,
+        aws_sdk_cloudwatchlogs,
+        "logs",
+        super::CallKind::Scan
+    )
 }
 
 /// One page of FilterLogEvents.

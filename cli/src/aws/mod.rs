@@ -71,6 +71,131 @@ impl std::fmt::Display for Source {
     }
 }
 
+/// How long one AWS call may take, by kind. Every call has a connect, a read and a
+/// whole-operation timeout, and the SDK's standard retries (three attempts, backing off
+/// with jitter) within that operation timeout; waits on a stack operation are loops of
+/// such calls, bounded by their own deadlines (`stack`). A hung endpoint (connection
+/// accepted, no answer) ends in [`Error::NoAnswer`] within the operation timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// Every call but the two below: connect 3 s, 8 s to the answer's headers, 10 s per
+    /// attempt, 25 s in all.
+    Quick,
+    /// CloudWatch Logs' FilterLogEvents, which scans: 20 s per attempt, 25 s in all.
+    Scan,
+    /// S3 objects' bytes (zips up to Lambda's 250 MB on a slow uplink): no read
+    /// timeout, 15 minutes per attempt, 30 in all.
+    Transfer,
+}
+
+impl CallKind {
+    pub const CONNECT: Duration = Duration::from_secs(3);
+
+    pub fn timeouts(self) -> TimeoutConfig {
+        let (read, attempt, operation) = match self {
+            CallKind::Quick => (Some(8), 10, 25),
+            CallKind::Scan => (Some(20), 20, 25),
+            CallKind::Transfer => (None, 15 * 60, 30 * 60),
+        };
+        let mut config = TimeoutConfig::builder()
+            .connect_timeout(Self::CONNECT)
+            .operation_attempt_timeout(Duration::from_secs(attempt))
+            .operation_timeout(Duration::from_secs(operation));
+        if let Some(read) = read {
+            config = config.read_timeout(Duration::from_secs(read));
+        }
+        config.build()
+    }
+}
+
+/// Builds a service's client from the context's configuration (once, by the service
+/// module): with the timeouts of its kind of calls when they are not the default
+/// ones, and the slow-call notice on a terminal.
+macro_rules! sdk_client {
+    ($ctx:expr, $field:ident, $sdk:ident, $service:literal) => {
+        $crate::aws::sdk_client!($ctx, $field, $sdk, $service, $crate::aws::CallKind::Quick)
+    };
+    ($ctx:expr, $field:ident, $sdk:ident, $service:literal, $kind:expr) => {
+        $ctx.clients.$field.get_or_init(|| {
+            let mut config = $sdk::config::Builder::from(&$ctx.config);
+            if $kind != $crate::aws::CallKind::Quick {
+                config = config.timeout_config($kind.timeouts());
+            }
+            if let Some(notice) = $ctx.slow_call_notice($service) {
+                config = config.interceptor(notice);
+            }
+            $sdk::Client::from_conf(config.build())
+        })
+    };
+}
+pub(crate) use sdk_client;
+
+/// On a terminal, says which call is still waiting after a second, and how long it
+/// may still take; said once per call, nothing when the answer comes in time.
+#[derive(Debug)]
+pub struct SlowCallNotice {
+    service: &'static str,
+    endpoint: String,
+}
+
+/// The pending notice of one call, cancelled when the call ends.
+#[derive(Debug, Clone)]
+struct PendingNotice(tokio::task::AbortHandle);
+
+impl aws_smithy_types::config_bag::Storable for PendingNotice {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for SlowCallNotice {
+    fn name(&self) -> &'static str {
+        "SlowCallNotice"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Ok(());
+        };
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map(|m| m.name().to_string())
+            .unwrap_or_else(|| "a call".into());
+        let limit = cfg
+            .load::<TimeoutConfig>()
+            .and_then(TimeoutConfig::operation_timeout)
+            .map(|t| format!(" (gives up after {} s)", t.as_secs()))
+            .unwrap_or_default();
+        let line = format!(
+            "waiting for {} {operation} at {}{limit}",
+            self.service, self.endpoint
+        );
+        let task = runtime.spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            eprintln!("{line}");
+        });
+        cfg.interceptor_state()
+            .store_put(PendingNotice(task.abort_handle()));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<
+            '_,
+        >,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if let Some(pending) = cfg.load::<PendingNotice>() {
+            pending.0.abort();
+        }
+        Ok(())
+    }
+}
+
 /// The loaded AWS configuration of one environment, and where each part came from.
 #[derive(Debug, Clone)]
 pub struct AwsContext {
@@ -131,12 +256,7 @@ impl AwsContext {
 
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.clone()))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(60))
-                    .build(),
-            );
+            .timeout_config(CallKind::Quick.timeouts());
         if let Some(profile) = &args.profile {
             loader = loader.profile_name(profile);
         }
@@ -181,8 +301,28 @@ impl AwsContext {
     pub fn endpoint_for(&self, service: &str) -> String {
         match &self.endpoint {
             Some(url) => url.clone(),
-            None => format!("https://{service}.{}.amazonaws.com", self.region),
+            None => {
+                // CloudWatch's API host is `monitoring`; every other service's is its name.
+                let host = if service == "cloudwatch" {
+                    "monitoring"
+                } else {
+                    service
+                };
+                format!("https://{host}.{}.amazonaws.com", self.region)
+            }
         }
+    }
+
+    /// The slow-call notice for a service's client, when stderr is a terminal (and
+    /// not in CI, where nobody watches and the error says it all).
+    pub fn slow_call_notice(&self, service: &'static str) -> Option<SlowCallNotice> {
+        use std::io::IsTerminal;
+        (std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()).then(|| {
+            SlowCallNotice {
+                service,
+                endpoint: self.endpoint_for(service),
+            }
+        })
     }
 
     pub fn is_local(&self) -> bool {
@@ -211,14 +351,22 @@ impl AwsContext {
                 detail: chain,
             };
         }
-        match &err {
-            SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => Error::Unreachable {
+        // Connected, but no answer in time: an attempt's or the operation's timeout, or
+        // the HTTP read timeout (the last attempt's error, when retries ran out).
+        let no_answer = matches!(&err, SdkError::TimeoutError(_))
+            || chain.contains("HTTP read timeout")
+            || chain.contains("attempt timeout");
+        if no_answer {
+            return Error::NoAnswer {
                 service,
+                operation,
                 endpoint: self.endpoint_for(service),
                 detail: chain,
                 local: self.is_local(),
-            },
-            SdkError::TimeoutError(_) => Error::Unreachable {
+            };
+        }
+        match &err {
+            SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => Error::Unreachable {
                 service,
                 endpoint: self.endpoint_for(service),
                 detail: chain,
@@ -297,5 +445,38 @@ impl Error {
     pub fn is_throttling(&self) -> bool {
         matches!(self, Error::Aws { detail, .. }
             if detail.starts_with("Throttl") || detail.starts_with("TooManyRequests"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_call_but_a_transfer_gives_up_within_25_seconds_and_retries_inside_that() {
+        for kind in [CallKind::Quick, CallKind::Scan] {
+            let t = kind.timeouts();
+            let operation = t.operation_timeout().unwrap();
+            assert_eq!(operation, Duration::from_secs(25), "{kind:?}");
+            assert!(t.operation_attempt_timeout().unwrap() < operation, "{kind:?}");
+            assert!(t.read_timeout().unwrap() <= t.operation_attempt_timeout().unwrap());
+            assert_eq!(t.connect_timeout(), Some(CallKind::CONNECT));
+        }
+        // A zip's upload may take minutes on a slow uplink: no read timeout cuts it,
+        // but it is still bounded.
+        let t = CallKind::Transfer.timeouts();
+        assert_eq!(t.read_timeout(), None);
+        assert_eq!(t.operation_timeout(), Some(Duration::from_secs(30 * 60)));
+        assert_eq!(t.connect_timeout(), Some(CallKind::CONNECT));
+    }
+
+    #[test]
+    fn cloudwatch_is_called_at_its_monitoring_host() {
+        let ctx = AwsContext::from_config(SdkConfig::builder().build(), "eu-west-1", None);
+        assert_eq!(
+            ctx.endpoint_for("cloudwatch"),
+            "https://monitoring.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(ctx.endpoint_for("sts"), "https://sts.eu-west-1.amazonaws.com");
     }
 }

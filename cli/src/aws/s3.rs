@@ -9,9 +9,7 @@ use super::AwsContext;
 use crate::error::{Error, Result};
 
 fn client(ctx: &AwsContext) -> &aws_sdk_s3::Client {
-    ctx.clients
-        .s3
-        .get_or_init(|| aws_sdk_s3::Client::new(&ctx.config))
+    super::sdk_client!(ctx, s3, aws_sdk_s3, "s3")
 }
 
 fn is_not_found<E: aws_sdk_s3::error::ProvideErrorMetadata>(
@@ -80,6 +78,11 @@ pub enum Put {
     NoSuchBucket,
 }
 
+/// The timeouts of a call that moves an object's bytes ([`super::CallKind::Transfer`]).
+fn transfer() -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::default().timeout_config(super::CallKind::Transfer.timeouts())
+}
+
 /// Stores an object with its content type and user metadata.
 pub async fn put_object(
     ctx: &AwsContext,
@@ -98,7 +101,7 @@ pub async fn put_object(
     for (k, v) in metadata {
         put = put.metadata(*k, *v);
     }
-    match put.send().await {
+    match put.customize().config_override(transfer()).send().await {
         Ok(_) => Ok(Put::Stored),
         Err(err)
             if err
@@ -119,6 +122,8 @@ pub async fn get_object(ctx: &AwsContext, bucket: &str, key: &str) -> Result<Vec
         .get_object()
         .bucket(bucket)
         .key(key)
+        .customize()
+        .config_override(transfer())
         .send()
         .await
         .map_err(|e| ctx.error("s3", "GetObject", &target, e))?;

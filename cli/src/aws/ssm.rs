@@ -8,9 +8,7 @@ use super::AwsContext;
 use crate::error::{Error, Result};
 
 fn client(ctx: &AwsContext) -> &aws_sdk_ssm::Client {
-    ctx.clients
-        .ssm
-        .get_or_init(|| aws_sdk_ssm::Client::new(&ctx.config))
+    super::sdk_client!(ctx, ssm, aws_sdk_ssm, "ssm")
 }
 
 /// A parameter's value and version, `None` when it does not exist.

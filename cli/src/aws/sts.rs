@@ -7,9 +7,7 @@ use crate::config::EnvConfig;
 use crate::error::Error;
 
 fn client(ctx: &AwsContext) -> &aws_sdk_sts::Client {
-    ctx.clients
-        .sts
-        .get_or_init(|| aws_sdk_sts::Client::new(&ctx.config))
+    super::sdk_client!(ctx, sts, aws_sdk_sts, "sts")
 }
 
 /// Who the credentials belong to.

@@ -155,3 +155,55 @@ fn an_unknown_profile_is_named() {
         "{run:?}"
     );
 }
+
+/// A loopback endpoint that accepts connections and never answers (a paused emulator,
+/// a stuck proxy); it holds every connection until the test ends.
+fn hung_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    url
+}
+
+#[test]
+fn a_hung_endpoint_ends_in_a_clear_error_within_the_documented_bound() {
+    let url = hung_endpoint();
+    let project = ProjectCopy::new();
+    let start = std::time::Instant::now();
+    let run = stackpro_with(
+        project.path(),
+        &[
+            "status",
+            "messaging",
+            "--env",
+            "local",
+            "--endpoint-url",
+            &url,
+        ],
+        &CREDS,
+    );
+    let took = start.elapsed();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "error: cloudformation DescribeStacks at {url} did not answer in time"
+        )),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("help: the emulator accepts connections but does not answer"),
+        "{run:?}"
+    );
+    // README "Time limits": 25 s for a call that is not a wait on a stack
+    // operation; it did wait (three attempts), not fail at once for another reason.
+    assert!(
+        took >= std::time::Duration::from_secs(10) && took < std::time::Duration::from_secs(30),
+        "{took:?} {run:?}"
+    );
+}
