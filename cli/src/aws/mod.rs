@@ -458,7 +458,10 @@ mod tests {
             let t = kind.timeouts();
             let operation = t.operation_timeout().unwrap();
             assert_eq!(operation, Duration::from_secs(25), "{kind:?}");
-            assert!(t.operation_attempt_timeout().unwrap() < operation, "{kind:?}");
+            assert!(
+                t.operation_attempt_timeout().unwrap() < operation,
+                "{kind:?}"
+            );
             assert!(t.read_timeout().unwrap() <= t.operation_attempt_timeout().unwrap());
             assert_eq!(t.connect_timeout(), Some(CallKind::CONNECT));
         }
@@ -477,6 +480,9 @@ mod tests {
             ctx.endpoint_for("cloudwatch"),
             "https://monitoring.eu-west-1.amazonaws.com"
         );
-        assert_eq!(ctx.endpoint_for("sts"), "https://sts.eu-west-1.amazonaws.com");
+        assert_eq!(
+            ctx.endpoint_for("sts"),
+            "https://sts.eu-west-1.amazonaws.com"
+        );
     }
 }
