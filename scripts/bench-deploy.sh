@@ -11,7 +11,9 @@
 #      change (goals: code-only <= 3 s, and >= 5x faster than the full deploy)
 #   5. with 100 ms added before every AWS call by scripts/latency-proxy.py (a region's
 #      latency, loopback only): no-op deploy, `status`, fast rollback (goals: 0.35 s,
-#      0.25 s, 0.35 s), counting round trips rather than milliseconds
+#      0.25 s, 0.35 s), counting round trips rather than milliseconds; and `deploy --all`
+#      from a wiped emulator, --concurrency 4 vs 1 (goal: parallel <= 0.4x sequential),
+#      with the calls a first deploy makes per capability
 # A measurement, not a test: it prints PASS/FAIL per goal and exits 0 (non-zero only
 # when it could not measure, e.g. a command failed or printed something unexpected).
 #
@@ -385,6 +387,37 @@ for name, label, goal in (("noop", "no-op deploy of messaging", 350),
           % (label, x["runs"], x["mean"], x["min"], goal, "PASS" if x["mean"] <= goal else "FAIL"))
 print()
 print("- the no-op deploy's calls (identity, then the rest at once): %s" % sys.argv[2].rstrip(","))
+PY
+
+# The same 100 ms per call, four capabilities from a wiped emulator: --concurrency 4 vs 1,
+# so a change that serialises the deploy shows (goal: parallel <= 0.4x sequential), and
+# how many calls each capability's first deploy makes.
+log "5/5 deploy --all with $LATENCY_MS ms per call from a wiped emulator: --concurrency 4 vs 1 ($PAR_RUNS runs each)"
+ncap=${#binaries[@]}
+wiped="curl -fsS -X POST $ENDPOINT/moto-api/reset && $(printf '%q ' "${SP[@]}") bootstrap --env local"
+spec "$WORK/latency-all.json" "$PAR_RUNS" 0 \
+  "$(json_cmds c4 "$wiped" "Deployed $ncap of $ncap capabilities" 0 "${SPP[@]}" deploy --all --env local --no-build --yes --concurrency 4)" \
+  "$(json_cmds c1 "$wiped" "Deployed $ncap of $ncap capabilities" 0 "${SPP[@]}" deploy --all --env local --no-build --yes --concurrency 1)"
+LAT_ALL=$(timer "$WORK/latency-all.json")
+eval "$wiped" >/dev/null 2>&1
+ALL_CALLS=$(calls "${SP[@]}" deploy --all --env local --no-build --yes | wc -l)
+"$PY" - "$LAT_ALL" "$ALL_CALLS" "$ncap" "$LATENCY_MS" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+calls, ncap, ms = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+c4, c1 = r["c4"], r["c1"]
+ratios = sorted(a / b for a, b in zip(c4["walls"], c1["walls"]))
+mid = len(ratios) // 2
+median = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
+print()
+print("| at %s ms per call, %d capabilities, wiped emulator | mean / min [ms] | goal | result |" % (ms, ncap))
+print("|---|---|---|---|")
+print("| deploy --all --concurrency 4 (%d runs) | %.0f / %.0f | | |" % (c4["runs"], c4["mean"], c4["min"]))
+print("| deploy --all --concurrency 1 | %.0f / %.0f | | |" % (c1["mean"], c1["min"]))
+print("| parallel / sequential, median of the rounds' ratios | %.2fx (%.2f to %.2f) | <= 0.4x | %s |"
+      % (median, ratios[0], ratios[-1], "PASS" if median <= 0.4 else "FAIL"))
+print()
+print("- a first deploy of all %d capabilities makes %d AWS calls: %.1f per capability" % (ncap, calls, calls / ncap))
 PY
 fi
 
