@@ -22,6 +22,8 @@ mod flags;
 mod gc;
 /// The server-side data-loss guard: the stack policy on the local emulator.
 mod guard;
+/// Hostile input, generated: mutated configuration files and arbitrary command-line text.
+mod hostile;
 /// Malformed configuration: exact messages, exit code 2, no panics.
 mod malformed;
 /// Stack states and events the emulator cannot produce, on recorded CloudFormation answers.
