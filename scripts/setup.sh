@@ -45,6 +45,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   printf '%s\n' "$want" > "$stamp"
 fi
 
+# The test of the slow-call notice runs stackpro on a terminal through util-linux's
+# `script` (Debian's bsdutils, present on nearly every system).
+command -v script >/dev/null || apt_install bsdutils
+
 # arm64 (Graviton) handler builds need the Rust standard library for aarch64 Linux.
 if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
   rustup target add aarch64-unknown-linux-gnu >/dev/null

@@ -151,9 +151,12 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for SlowCallNotice 
         "SlowCallNotice"
     }
 
-    fn read_before_execution(
+    // Not `read_before_execution`: a client's interceptors see that before the
+    // operation's own configuration (its name among it) is in the bag.
+    fn read_before_serialization(
         &self,
         _: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
         cfg: &mut aws_smithy_types::config_bag::ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {

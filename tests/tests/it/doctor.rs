@@ -174,8 +174,9 @@ fn hung_endpoint() -> String {
 fn a_hung_endpoint_ends_in_a_clear_error_within_the_documented_bound() {
     let url = hung_endpoint();
     let project = ProjectCopy::new();
-    let start = std::time::Instant::now();
-    let run = stackpro_with(
+    // On a terminal (util-linux `script` gives it one; stdout and stderr both reach it),
+    // so the slow-call notice shows too.
+    let (cmd, _home) = crate::cli::command(
         project.path(),
         &[
             "status",
@@ -187,26 +188,63 @@ fn a_hung_endpoint_ends_in_a_clear_error_within_the_documented_bound() {
         ],
         &CREDS,
     );
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"));
+    let line = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut tty = std::process::Command::new("script");
+    tty.args(["-q", "-e", "-c", &line, "/dev/null"])
+        .current_dir(project.path())
+        .env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            tty.env(k, v);
+        }
+    }
+    let start = std::time::Instant::now();
+    let out = tty.output().expect("run stackpro under script");
     let took = start.elapsed();
-    assert_eq!(run.code, 1, "{run:?}");
+    let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    assert!(!text.contains("panicked"), "{text}");
+    assert_eq!(out.status.code(), Some(1), "{text}");
     // status reads the stack, the alias and the record at once: whichever gives up first
     // is named (`error: cloudformation DescribeStacks at URL ...`, `lambda GetAlias`, ...).
-    let first = run.stderr.lines().next().unwrap_or_default();
+    let error = text
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_default();
     assert!(
-        first.starts_with("error: ")
-            && first.ends_with(&format!(" at {url} did not answer in time"))
-            && first.split(' ').count() == 10,
-        "{run:?}"
+        error.ends_with(&format!(" at {url} did not answer in time"))
+            && error.split(' ').count() == 10,
+        "{text}"
     );
     assert!(
-        run.stderr
-            .contains("help: the emulator accepts connections but does not answer"),
-        "{run:?}"
+        text.contains("help: the emulator accepts connections but does not answer"),
+        "{text}"
     );
-    // README "Time limits": 25 s for a call that is not a wait on a stack
-    // operation; it did wait (three attempts), not fail at once for another reason.
+    // Each waiting call said so after a second, naming itself and its limit, before the
+    // error: `waiting for cloudformation DescribeStacks at URL (gives up after 25 s)`.
+    let notices: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("error: "))
+        .filter(|l| l.starts_with("waiting for "))
+        .collect();
+    assert!(!notices.is_empty(), "no slow-call notice:\n{text}");
+    for notice in notices {
+        let words: Vec<&str> = notice.split(' ').collect();
+        assert!(
+            words.len() == 11
+                && words[3].starts_with(|c: char| c.is_ascii_uppercase())
+                && notice.ends_with(&format!(" at {url} (gives up after 25 s)")),
+            "{notice}"
+        );
+    }
+    // README "Time limits": 25 s for a call that is not a wait on a stack operation; it
+    // did wait (three attempts), not fail at once for another reason.
     assert!(
         took >= std::time::Duration::from_secs(10) && took < std::time::Duration::from_secs(30),
-        "{took:?} {run:?}"
+        "{took:?} {text}"
     );
 }
