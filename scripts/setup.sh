@@ -48,6 +48,8 @@ fi
 # The test of the slow-call notice runs stackpro on a terminal through util-linux's
 # `script` (Debian's bsdutils, present on nearly every system).
 command -v script >/dev/null || apt_install bsdutils
+# The hardening test reads the binary with checksec.
+command -v checksec >/dev/null || apt_install checksec
 
 # arm64 (Graviton) handler builds need the Rust standard library for aarch64 Linux.
 if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then

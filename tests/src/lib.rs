@@ -10,10 +10,19 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The repository root (the workspace this crate is a member of).
+///
+/// Found from the package cargo is testing (`CARGO_MANIFEST_DIR` as set when the tests
+/// run, whichever member that is), not from the path this library was compiled at: two
+/// clones sharing a kept target directory (CI's, a developer's) reuse this library's
+/// build, and a path baked in at compile time would be the other clone's.
 pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .unwrap_or(&manifest_dir)
         .to_path_buf()
 }
 

@@ -22,6 +22,8 @@ mod flags;
 mod gc;
 /// The server-side data-loss guard: the stack policy on the local emulator.
 mod guard;
+/// The binary's hardening (PIE, RELRO, NX), per checksec.
+mod hardening;
 /// Hostile input, generated: mutated configuration files and arbitrary command-line text.
 mod hostile;
 /// Malformed configuration: exact messages, exit code 2, no panics.
