@@ -384,16 +384,23 @@ type Work = (
     build::Artifact,
 );
 
-/// Steps 4 to 7 for every capability, in parallel up to `concurrency`: the reads of
-/// all capabilities go out together with the artifact bucket's check (one round trip),
-/// then each is packaged, settled and decided. Every preview is shown; a capability
-/// that could not be prepared is reported, never hides the others.
-async fn prepare_all(
+/// What step 4 read for one capability, by its place in the work.
+type Read = (
+    usize,
+    crate::config::Capability,
+    crate::render::Rendered,
+    build::Artifact,
+    Result<deploy::Reads>,
+);
+
+/// Step 4 for every capability (up to `limit` at once), sent together with the artifact
+/// bucket's check (one round trip); a missing bucket stops everything, a capability's
+/// failed reads are its own. In the work's order.
+async fn read_all(
     shared: &Arc<Shared>,
     work: Vec<Work>,
-    concurrency: u16,
-) -> Result<(Vec<Plan>, Vec<CapabilityReport>)> {
-    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency as usize));
+    limit: &Arc<tokio::sync::Semaphore>,
+) -> Result<Vec<Read>> {
     let mut tasks = tokio::task::JoinSet::new();
     for (i, ((cap, rendered), artifact)) in work.into_iter().enumerate() {
         let (shared, limit) = (shared.clone(), limit.clone());
@@ -407,8 +414,21 @@ async fn prepare_all(
     let (checked, mut read) = tokio::join!(bucket, tasks.join_all());
     checked?;
     read.sort_by_key(|r| r.0);
+    Ok(read)
+}
+
+/// Steps 4 to 7 for every capability, in parallel up to `concurrency`: the reads of
+/// all capabilities go out together with the artifact bucket's check (one round trip),
+/// then each is packaged, settled and decided. Every preview is shown; a capability
+/// that could not be prepared is reported, never hides the others.
+async fn prepare_all(
+    shared: &Arc<Shared>,
+    work: Vec<Work>,
+    concurrency: u16,
+) -> Result<(Vec<Plan>, Vec<CapabilityReport>)> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency as usize));
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, cap, rendered, artifact, reads) in read {
+    for (i, cap, rendered, artifact, reads) in read_all(shared, work, &limit).await? {
         let (shared, limit) = (shared.clone(), limit.clone());
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
@@ -447,20 +467,10 @@ async fn prepare_all(
 /// check). A capability refused because more than its code changed stops the command
 /// with exit 2 after all have run; other failures are reported per capability.
 async fn code_all(shared: &Arc<Shared>, work: Vec<Work>) -> Result<Vec<CapabilityReport>> {
-    // Step 4 for every capability, with the artifact bucket's check (one round trip).
+    // Every capability at once, as before `--concurrency` applied to full deploys only.
+    let limit = Arc::new(tokio::sync::Semaphore::new(work.len().max(1)));
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, ((cap, rendered), artifact)) in work.into_iter().enumerate() {
-        let shared = shared.clone();
-        tasks.spawn(async move {
-            let reads = deploy::read(&shared, &cap.name, &rendered.stack_name, &artifact).await;
-            (i, cap, rendered, artifact, reads)
-        });
-    }
-    let bucket = deploy::check_bucket(&shared.ctx, &shared.env.name, &shared.bucket);
-    let (checked, read) = tokio::join!(bucket, tasks.join_all());
-    checked?;
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, cap, rendered, artifact, reads) in read {
+    for (i, cap, rendered, artifact, reads) in read_all(shared, work, &limit).await? {
         let shared = shared.clone();
         tasks.spawn(async move {
             let result = match reads {
