@@ -41,11 +41,17 @@ pub struct Progress {
     width: usize,
 }
 
+/// Whether somebody watches stderr: a terminal, and not a CI job (`CI` set), where
+/// nobody does and the final report says it all.
+pub fn watched_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()
+}
+
 impl Progress {
     pub fn new(printer: &Printer, capabilities: &[&str]) -> Self {
         let mode = if printer.format() == OutputFormat::Json {
             Mode::Json
-        } else if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
+        } else if watched_stderr() {
             Mode::Tty
         } else {
             Mode::Plain

@@ -316,15 +316,12 @@ impl AwsContext {
         }
     }
 
-    /// The slow-call notice for a service's client, when stderr is a terminal (and
-    /// not in CI, where nobody watches and the error says it all).
+    /// The slow-call notice for a service's client, when somebody watches stderr
+    /// (the same test as the progress display's).
     pub fn slow_call_notice(&self, service: &'static str) -> Option<SlowCallNotice> {
-        use std::io::IsTerminal;
-        (std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()).then(|| {
-            SlowCallNotice {
-                service,
-                endpoint: self.endpoint_for(service),
-            }
+        crate::progress::watched_stderr().then(|| SlowCallNotice {
+            service,
+            endpoint: self.endpoint_for(service),
         })
     }
 
@@ -375,46 +372,58 @@ impl AwsContext {
                 detail: chain,
                 local: self.is_local(),
             },
-            SdkError::ServiceError(service_err) => {
-                let e = service_err.err();
-                let status = service_err.raw().status().as_u16();
-                let detail = match (e.code(), e.message()) {
-                    (Some(code), Some(message)) => format!("{code}: {message}"),
-                    (Some(code), None) => code.to_string(),
-                    // An answer without an error document: an internal error of the
-                    // endpoint, or an API a local emulator does not implement.
-                    _ if status >= 500 && self.is_local() => format!(
-                        "the emulator at {} answered HTTP {status} with no error document: it does not implement this call for this input (see the README's Testing section)",
-                        self.endpoint_for(service)
-                    ),
-                    _ if status >= 500 => format!(
-                        "the service answered HTTP {status} with no error document (an internal error; try again)"
-                    ),
-                    // A body the SDK could not read: show what it said.
-                    _ => match service_err
-                        .raw()
-                        .body()
-                        .bytes()
-                        .map(String::from_utf8_lossy)
-                        .filter(|b| !b.trim().is_empty())
-                    {
-                        Some(body) => format!(
-                            "HTTP {status} with an answer the SDK could not read: {}",
-                            body.chars().take(300).collect::<String>().trim()
-                        ),
-                        None => chain,
-                    },
-                };
-                Error::Aws {
-                    operation,
-                    target: target.to_string(),
-                    detail,
-                }
-            }
+            SdkError::ServiceError(service_err) => Error::Aws {
+                operation,
+                target: target.to_string(),
+                detail: self.service_error_detail(
+                    service,
+                    service_err.err(),
+                    service_err.raw(),
+                    chain,
+                ),
+            },
             _ => Error::Aws {
                 operation,
                 target: target.to_string(),
                 detail: chain,
+            },
+        }
+    }
+
+    /// What a service's error answer says: its code and message, or what the answer
+    /// was when it had no error document. `chain` when there is nothing better.
+    fn service_error_detail(
+        &self,
+        service: &str,
+        e: &impl aws_sdk_sts::error::ProvideErrorMetadata,
+        raw: &HttpResponse,
+        chain: String,
+    ) -> String {
+        let status = raw.status().as_u16();
+        match (e.code(), e.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_string(),
+            // An answer without an error document: an internal error of the
+            // endpoint, or an API a local emulator does not implement.
+            _ if status >= 500 && self.is_local() => format!(
+                "the emulator at {} answered HTTP {status} with no error document: it does not implement this call for this input (see the README's Testing section)",
+                self.endpoint_for(service)
+            ),
+            _ if status >= 500 => format!(
+                "the service answered HTTP {status} with no error document (an internal error; try again)"
+            ),
+            // A body the SDK could not read: show what it said.
+            _ => match raw
+                .body()
+                .bytes()
+                .map(String::from_utf8_lossy)
+                .filter(|b| !b.trim().is_empty())
+            {
+                Some(body) => format!(
+                    "HTTP {status} with an answer the SDK could not read: {}",
+                    body.chars().take(300).collect::<String>().trim()
+                ),
+                None => chain,
             },
         }
     }
