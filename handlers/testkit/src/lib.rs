@@ -27,6 +27,7 @@ use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
@@ -243,7 +244,7 @@ impl Setup {
         } else {
             Emulator::start()
         };
-        let sdk = stackpro_runtime::tune(&emulator.sdk_config());
+        let sdk = loaded_machine_budget(&stackpro_runtime::tune(&emulator.sdk_config()));
         let stack = Stack::load(&self.capability);
 
         let mut vars = stack.variables.clone();
@@ -299,10 +300,28 @@ impl Setup {
     }
 }
 
+/// The handlers' own retry policy with longer time limits. A deployed handler gives its
+/// store 2 s per attempt; a test's emulator shares 2 cores with every other test binary,
+/// and one DynamoDB call to it was measured outrunning 2 s in CI, turning a test about
+/// isolation into a 503. A stopped emulator still fails at once (connection refused), so
+/// the fault tests keep their speed; a hung one is not what these tests are about.
+fn loaded_machine_budget(sdk: &aws_config::SdkConfig) -> aws_config::SdkConfig {
+    sdk.to_builder()
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(20))
+                .build(),
+        )
+        .build()
+}
+
 /// A capability's handler over a private emulator.
 pub struct Harness {
     pub emulator: Emulator,
-    /// Tuned as the handler's own clients are (short timeouts, two attempts).
+    /// Tuned as the handler's own clients are (two attempts), with the time limits of
+    /// [`loaded_machine_budget`].
     pub sdk: aws_config::SdkConfig,
     pub ssm: aws_sdk_ssm::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -331,7 +350,7 @@ impl Harness {
 
     /// Every event from its own task, at most `in_flight` at a time; the answers in the
     /// order of the events. Concurrency tests keep 20 writers in flight: as many as the
-    /// single-threaded emulator answers within the handlers' 4 s store timeout on 2
+    /// single-threaded emulator answers within a deployed handler's 4 s store timeout on 2
     /// shared cores (100 at once measure the emulator's queue, not the handler).
     pub async fn send_concurrently(&self, events: Vec<Event>, in_flight: usize) -> Vec<Response> {
         let gate = Arc::new(tokio::sync::Semaphore::new(in_flight));

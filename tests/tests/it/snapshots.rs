@@ -8,6 +8,15 @@ use stackpro::project::Project;
 use stackpro::render::{Rendered, Renderer};
 use stackpro_tests::project_root;
 
+/// Snapshots are read from this clone's `tests/tests/it/snapshots`, found at run time:
+/// insta's default is the source directory compiled into the binary, which with a kept
+/// target directory shared by several clones (CI's) can be another clone's.
+fn snapshot_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(project_root().join("tests/tests/it/snapshots"));
+    settings
+}
+
 fn render_all() -> Vec<(EnvConfig, Rendered)> {
     let project = Project::discover(Some(&project_root()), &project_root()).unwrap();
     let catalogue = Catalogue::load(&project).unwrap();
@@ -25,6 +34,7 @@ fn render_all() -> Vec<(EnvConfig, Rendered)> {
 fn every_document_matches_its_snapshot() {
     let all = render_all();
     assert_eq!(all.len(), 12, "4 capabilities x 3 environments");
+    let _snapshots = snapshot_settings().bind_to_scope();
     for (env, r) in &all {
         let name = format!("{}__{}", env.name, r.capability);
         insta::assert_snapshot!(format!("{name}__template"), r.template);
@@ -38,6 +48,7 @@ fn every_bootstrap_template_matches_its_snapshot_and_protects_the_bucket() {
     let project = Project::discover(Some(&project_root()), &project_root()).unwrap();
     let catalogue = Catalogue::load(&project).unwrap();
     let renderer = Renderer::new(&project);
+    let _snapshots = snapshot_settings().bind_to_scope();
     for env in catalogue.load_envs(&project, None).unwrap() {
         let rendered = renderer.render_bootstrap(&env).unwrap();
         insta::assert_snapshot!(format!("{}__bootstrap", env.name), rendered.template);
