@@ -2,6 +2,9 @@
 # Installs what stackpro's scripts and tests run, idempotently:
 #   - a project virtualenv (.venv) with pinned moto[server], cfn-lint, cargo-lambda, ziglang,
 #     schemathesis (the contract test of the locally served handlers)
+#   - a second virtualenv (.venv-checkov) with pinned checkov, the security check of
+#     `stackpro validate`: checkov pins a botocore older than the one moto's behaviour was
+#     measured with, so it gets a venv of its own rather than downgrade the emulator's
 #   - the Rust target aarch64-unknown-linux-gnu (arm64 handler builds), through rustup
 #   - Debian packages the benchmarks use (hyperfine, wrk), when apt is available and we are root
 # Safe to run again: it only installs what is missing or at another version.
@@ -45,6 +48,15 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   printf '%s\n' "$want" > "$stamp"
 fi
 
+# checkov in its own venv (see above), pinned like the rest.
+CHECKOV_PIN="checkov==3.3.30"
+CHECKOV_VENV=.venv-checkov
+if [ "$(cat "$CHECKOV_VENV/.stackpro-pins" 2>/dev/null)" != "$CHECKOV_PIN" ]; then
+  [ -x "$CHECKOV_VENV/bin/python" ] || "$PYTHON" -m venv "$CHECKOV_VENV"
+  "$CHECKOV_VENV/bin/pip" install --disable-pip-version-check -q "$CHECKOV_PIN"
+  printf '%s\n' "$CHECKOV_PIN" > "$CHECKOV_VENV/.stackpro-pins"
+fi
+
 # The test of the slow-call notice runs stackpro on a terminal through util-linux's
 # `script` (Debian's bsdutils, present on nearly every system).
 command -v script >/dev/null || apt_install bsdutils
@@ -61,4 +73,4 @@ if [ "${STACKPRO_SETUP_BENCH:-0}" = 1 ]; then
   command -v wrk >/dev/null || apt_install wrk || true
 fi
 
-echo "setup: .venv ready ($("$VENV/bin/moto_server" --help >/dev/null 2>&1 && echo moto ok), $("$VENV/bin/cfn-lint" --version))"
+echo "setup: .venv ready ($("$VENV/bin/moto_server" --help >/dev/null 2>&1 && echo moto ok), $("$VENV/bin/cfn-lint" --version)), .venv-checkov ready (checkov $("$CHECKOV_VENV/bin/checkov" --version))"

@@ -2,7 +2,7 @@
 # The whole test suite, from a fresh machine: installs the pinned tools (.venv), then
 #   cargo fmt --check, cargo clippy -D warnings, every test (the emulator tests start
 #   their own moto servers on loopback), schemathesis against the locally served
-#   messaging handler, and cfn-lint over every rendered template.
+#   messaging handler, and cfn-lint and checkov over every rendered template.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,5 +21,5 @@ echo "==> cargo test"
 cargo test --workspace --locked
 echo "==> schemathesis against the locally served messaging API (scripts/contract-test.sh)"
 bash scripts/contract-test.sh
-echo "==> cfn-lint over every rendered template (stackpro validate)"
+echo "==> cfn-lint and checkov over every rendered template (stackpro validate)"
 cargo run --quiet --locked -p stackpro -- validate

@@ -14,11 +14,13 @@ use std::sync::OnceLock;
 use serde::Serialize;
 use serde_json::Value;
 
-/// Resource types that hold data: removing or replacing one loses it. The local guard
+/// Resource types that hold data (or, a KMS key, the only way to read it): removing or
+/// replacing one loses it. The local guard
 /// and the stack policy every stack carries ([`crate::planner::stack_policy`]) both
 /// come from this list.
 pub const STATEFUL_TYPES: &[&str] = &[
     "AWS::DynamoDB::Table",
+    "AWS::KMS::Key",
     "AWS::Logs::LogGroup",
     "AWS::S3::Bucket",
     "AWS::SQS::Queue",

@@ -322,6 +322,8 @@ struct EnvView {
     alarm_actions: Vec<String>,
     /// Lambda's name of the processor: `x86_64` or `arm64`.
     architecture: &'static str,
+    throttle: Option<crate::config::Throttle>,
+    customer_managed_key: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -369,6 +371,9 @@ struct LambdaView {
     memory_mb: u32,
     timeout_seconds: u32,
     integration_timeout_ms: u32,
+    reserved_concurrency: Option<u32>,
+    /// `Active` or `PassThrough`.
+    tracing: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -430,6 +435,8 @@ impl Context {
                 .unwrap_or(env.lambda.timeout_seconds)
                 .min(crate::config::MAX_TIMEOUT_SECONDS)
                 * 1000,
+            reserved_concurrency: env.lambda.reserved_concurrency,
+            tracing: env.lambda.tracing.lambda_name(),
         };
 
         let mut literal = BTreeMap::new();
@@ -474,6 +481,8 @@ impl Context {
                 termination_protection: env.termination_protection,
                 alarm_actions: env.alarms.notify.clone(),
                 architecture: env.architecture.lambda_name(),
+                throttle: env.api.throttle.clone(),
+                customer_managed_key: env.encryption.customer_managed_key,
             },
             cap: CapView {
                 name: cap.name.clone(),

@@ -159,6 +159,18 @@ pub fn venv_tool(name: &str) -> PathBuf {
     path
 }
 
+/// checkov, in the venv of its own `scripts/setup.sh` creates (it pins an older botocore
+/// than the emulator's venv has).
+pub fn checkov_tool() -> PathBuf {
+    let path = project_root().join(".venv-checkov/bin/checkov");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `bash scripts/setup.sh` to install the pinned checkov",
+        path.display()
+    );
+    path
+}
+
 /// A moto server of this test's own on a free loopback port, stopped when dropped.
 pub struct Emulator {
     child: Child,

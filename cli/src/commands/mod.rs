@@ -58,7 +58,7 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Render each capability's CloudFormation template, dashboard and SSM entries
     Render(render::RenderArgs),
-    /// Render everything, parse it back and run cfn-lint, for one or every environment
+    /// Render everything, parse it back and run cfn-lint and checkov, for one or every environment
     Validate(validate::ValidateArgs),
     /// Create or update the environment's artifact bucket (idempotent)
     Bootstrap(bootstrap::BootstrapArgs),

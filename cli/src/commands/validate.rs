@@ -1,5 +1,6 @@
 //! `stackpro validate`: render every capability for one or every environment, parse it
-//! back, and lint the templates with cfn-lint when it is installed.
+//! back, and lint the templates with cfn-lint (valid CloudFormation) and checkov (secure
+//! CloudFormation) when they are installed. The two run side by side.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use serde::Serialize;
 use super::render::{write_document, write_rendered};
 use super::GlobalArgs;
 use crate::error::{Error, Result};
-use crate::lint::{find_cfn_lint, run_cfn_lint, Finding};
+use crate::lint::{find_cfn_lint, find_checkov, run_cfn_lint, run_checkov, Finding, Suppressed};
 use crate::printer::Printer;
 use crate::render::Renderer;
 
@@ -19,15 +20,24 @@ pub struct ValidateArgs {
     /// Validate one environment (default: every file in envs/)
     #[arg(long, short = 'e', value_name = "ENV")]
     pub env: Option<String>,
-    /// Do not run cfn-lint even when it is installed
+    /// Do not run the linters (cfn-lint, checkov) even when they are installed
     #[arg(long)]
     pub no_lint: bool,
+    /// Do not run checkov (cfn-lint still runs)
+    #[arg(long)]
+    pub no_checkov: bool,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ValidateReport {
     /// The cfn-lint that ran, or why none did.
     pub cfn_lint: LintStatus,
+    /// The checkov that ran, or why none did.
+    pub checkov: LintStatus,
+    /// checkov's checks that passed, over every template.
+    pub checkov_passed: usize,
+    /// checkov's checks the templates suppress, each with its reason.
+    pub checkov_suppressed: Vec<Suppressed>,
     pub results: Vec<StackResult>,
     pub errors: usize,
     pub warnings: usize,
@@ -92,6 +102,25 @@ impl fmt::Display for ValidateReport {
             LintStatus::Ran { path } => writeln!(f, "{:>12} {}", "cfn-lint", path.display())?,
             LintStatus::Skipped { reason } => writeln!(f, "{:>12} skipped: {reason}", "cfn-lint")?,
         }
+        match &self.checkov {
+            LintStatus::Ran { path } => {
+                let failed: usize = self
+                    .results
+                    .iter()
+                    .flat_map(|r| &r.findings)
+                    .filter(|finding| finding.rule.starts_with("CKV"))
+                    .count();
+                writeln!(
+                    f,
+                    "{:>12} {}: {} passed, {failed} failed, {} suppressed (each with its reason in the template; --output json lists them)",
+                    "checkov",
+                    path.display(),
+                    self.checkov_passed,
+                    self.checkov_suppressed.len()
+                )?
+            }
+            LintStatus::Skipped { reason } => writeln!(f, "{:>12} skipped: {reason}", "checkov")?,
+        }
         writeln!(
             f,
             "{:>12} {} stacks, {} error(s), {} warning(s)",
@@ -142,37 +171,77 @@ pub fn run(args: ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Result
         }
     }
 
-    let cfn_lint = if args.no_lint {
-        LintStatus::Skipped {
-            reason: "--no-lint".into(),
+    let files: Vec<PathBuf> = results.iter().map(|r| r.template.clone()).collect();
+    let cfn_lint_path = (!args.no_lint).then(|| find_cfn_lint(&project)).flatten();
+    let checkov_path = (!args.no_lint && !args.no_checkov)
+        .then(|| find_checkov(&project))
+        .flatten();
+    // checkov takes seconds per template where cfn-lint takes one for all: side by side.
+    let (linted, checked) = std::thread::scope(|scope| {
+        let checked = scope.spawn(|| checkov_path.as_deref().map(|p| run_checkov(p, &files)));
+        let linted = cfn_lint_path.as_deref().map(|p| run_cfn_lint(p, &files));
+        let checked = checked
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (linted, checked)
+    });
+
+    let mut findings = Vec::new();
+    let cfn_lint = match (linted, cfn_lint_path) {
+        (Some(found), Some(path)) => {
+            findings.extend(found?);
+            LintStatus::Ran { path }
         }
-    } else {
-        match find_cfn_lint(&project) {
-            Some(path) => {
-                let files: Vec<PathBuf> = results.iter().map(|r| r.template.clone()).collect();
-                for finding in run_cfn_lint(&path, &files)? {
-                    if let Some(r) = results
-                        .iter_mut()
-                        .find(|r| paths_match(&r.template, &finding.file))
-                    {
-                        r.findings.push(finding);
-                    }
-                }
-                LintStatus::Ran { path }
-            }
-            None => {
-                printer.warn("cfn-lint is not installed; templates were parsed but not linted (run scripts/setup.sh)");
-                LintStatus::Skipped {
-                    reason: "cfn-lint not found in .venv/bin or on PATH".into(),
-                }
+        _ if args.no_lint => LintStatus::Skipped {
+            reason: "--no-lint".into(),
+        },
+        _ => {
+            printer.warn("cfn-lint is not installed; templates were parsed but not linted (run scripts/setup.sh)");
+            LintStatus::Skipped {
+                reason: "cfn-lint not found in .venv/bin or on PATH".into(),
             }
         }
     };
+    let (mut checkov_passed, mut checkov_suppressed) = (0, Vec::new());
+    let checkov = match (checked, checkov_path) {
+        (Some(run), Some(path)) => {
+            let run = run?;
+            findings.extend(run.failed);
+            checkov_passed = run.passed;
+            checkov_suppressed = run.suppressed;
+            LintStatus::Ran { path }
+        }
+        _ if args.no_lint || args.no_checkov => LintStatus::Skipped {
+            reason: if args.no_lint {
+                "--no-lint"
+            } else {
+                "--no-checkov"
+            }
+            .into(),
+        },
+        _ => {
+            printer.warn("checkov is not installed; templates were not checked for security (run scripts/setup.sh)");
+            LintStatus::Skipped {
+                reason: "checkov not found in .venv-checkov/bin or on PATH".into(),
+            }
+        }
+    };
+    for finding in findings {
+        if let Some(r) = results
+            .iter_mut()
+            .find(|r| paths_match(&r.template, &finding.file))
+        {
+            r.findings.push(finding);
+        }
+    }
 
     let errors = results.iter().map(StackResult::errors).sum();
     let warnings = results.iter().map(|r| r.findings.len()).sum::<usize>() - errors;
     let report = ValidateReport {
         cfn_lint,
+        checkov,
+        checkov_passed,
+        checkov_suppressed,
         results,
         errors,
         warnings,
@@ -180,7 +249,7 @@ pub fn run(args: ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Result
     printer.report(&report);
     if errors > 0 {
         return Err(Error::Failed(format!(
-            "{errors} cfn-lint error(s) in the rendered templates"
+            "{errors} error(s) from cfn-lint or checkov in the rendered templates: fix each in templates/ (or, for a checkov check that does not apply, skip it on the resource with a one-line reason)"
         )));
     }
     Ok(())

@@ -35,6 +35,12 @@ struct EnvFile {
     /// The processor the functions run on (`x86_64` unless written).
     #[serde(default)]
     architecture: Architecture,
+    /// Limits on each capability's HTTP API (none unless written).
+    #[serde(default)]
+    api: ApiSettings,
+    /// Which keys encrypt the stacks' data at rest (AWS's unless written).
+    #[serde(default)]
+    encryption: EncryptionSettings,
 }
 
 /// The instruction set an environment's functions run on, and what handlers are built for.
@@ -100,6 +106,62 @@ pub enum FastPath {
 pub struct LambdaSettings {
     pub memory_mb: u32,
     pub timeout_seconds: u32,
+    /// Concurrent executions set aside for (and capping) each capability's function: a
+    /// ceiling on cost and on what a flood of requests can do. Unreserved if absent.
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
+    /// X-Ray tracing of each function (`pass_through` unless written).
+    #[serde(default)]
+    pub tracing: Tracing,
+}
+
+/// Lambda's X-Ray tracing mode (`TracingConfig.Mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tracing {
+    /// Lambda samples requests and records a trace of each sampled one.
+    Active,
+    /// Only a trace an upstream caller sampled is recorded.
+    #[default]
+    PassThrough,
+}
+
+impl Tracing {
+    /// Lambda's name for it.
+    pub fn lambda_name(self) -> &'static str {
+        match self {
+            Tracing::Active => "Active",
+            Tracing::PassThrough => "PassThrough",
+        }
+    }
+}
+
+/// Limits on each capability's HTTP API stage. Per-tenant limits are the handler's.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    #[serde(default)]
+    pub throttle: Option<Throttle>,
+}
+
+/// API Gateway's stage throttling: a steady rate and the burst above it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Throttle {
+    pub rate_per_second: f64,
+    pub burst: u32,
+}
+
+/// Keys for data at rest.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionSettings {
+    /// One customer-managed KMS key per capability stack (about $1 a month each) for its
+    /// tables, log groups and function settings, instead of keys AWS owns and manages.
+    /// The key can be audited in CloudTrail and revoked; it is kept when the stack goes,
+    /// since the retained tables cannot be read without it.
+    #[serde(default)]
+    pub customer_managed_key: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -155,6 +217,8 @@ pub struct EnvConfig {
     pub fast_paths: Vec<FastPath>,
     pub deployment_mode: DeploymentMode,
     pub architecture: Architecture,
+    pub api: ApiSettings,
+    pub encryption: EncryptionSettings,
 }
 
 /// The retention periods CloudWatch Logs accepts, in days.
@@ -162,6 +226,13 @@ pub const RETENTION_DAYS: [u32; 22] = [
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
     3288, 3653,
 ];
+
+/// Reserved concurrency above Lambda's largest regional quota is a typo.
+pub const MAX_RESERVED_CONCURRENCY: u32 = 100_000;
+/// API Gateway's account-level defaults per region: 10,000 requests a second, bursts
+/// of 5,000. A stage limit above them has no effect.
+pub const MAX_API_RATE: f64 = 10_000.0;
+pub const MAX_API_BURST: u32 = 5_000;
 
 /// API Gateway HTTP APIs wait at most 30 s for an integration.
 pub const MAX_TIMEOUT_SECONDS: u32 = 30;
@@ -186,6 +257,8 @@ impl EnvConfig {
             fast_paths: file.fast_paths,
             deployment_mode: file.deployment_mode,
             architecture: file.architecture,
+            api: file.api,
+            encryption: file.encryption,
         };
         env.check(&source, catalogue)?;
         Ok(env)
@@ -244,6 +317,42 @@ impl EnvConfig {
                 format!("lambda.timeout_seconds {timeout} is outside 1 to {MAX_TIMEOUT_SECONDS}"),
                 Some("an HTTP API waits at most 30 s for its Lambda integration".into()),
             ));
+        }
+        if let Some(reserved) = self.lambda.reserved_concurrency {
+            if !(1..=MAX_RESERVED_CONCURRENCY).contains(&reserved) {
+                return Err(source.error_at(
+                    &["lambda", "reserved_concurrency"],
+                    format!(
+                        "lambda.reserved_concurrency {reserved} is outside 1 to {MAX_RESERVED_CONCURRENCY}"
+                    ),
+                    Some(
+                        "0 would stop the function from running; remove the line to leave it unreserved"
+                            .into(),
+                    ),
+                ));
+            }
+        }
+        if let Some(t) = &self.api.throttle {
+            if !(t.rate_per_second > 0.0 && t.rate_per_second <= MAX_API_RATE) {
+                return Err(source.error_at(
+                    &["api", "throttle", "rate_per_second"],
+                    format!(
+                        "api.throttle.rate_per_second {} must be above 0 and at most {MAX_API_RATE}",
+                        t.rate_per_second
+                    ),
+                    Some("remove `api.throttle` to leave the account's default limits".into()),
+                ));
+            }
+            if !(1..=MAX_API_BURST).contains(&t.burst) {
+                return Err(source.error_at(
+                    &["api", "throttle", "burst"],
+                    format!(
+                        "api.throttle.burst {} must be 1 to {MAX_API_BURST}",
+                        t.burst
+                    ),
+                    None,
+                ));
+            }
         }
         if !RETENTION_DAYS.contains(&self.log_retention_days) {
             let days = self.log_retention_days;

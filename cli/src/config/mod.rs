@@ -12,7 +12,7 @@ pub use capability::{
 };
 pub use env::{
     is_loopback_url, AlarmSettings, Architecture, DeploymentMode, EnvConfig, FastPath,
-    LambdaSettings, MAX_TIMEOUT_SECONDS, RETENTION_DAYS,
+    LambdaSettings, Throttle, Tracing, MAX_TIMEOUT_SECONDS, RETENTION_DAYS,
 };
 pub use flags::{FlagKind, FlagValue};
 pub use yaml::Source;

@@ -133,3 +133,40 @@ impl Reply {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRACE: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+    fn invocation() -> lambda_http::Context {
+        let mut context = lambda_http::Context::default();
+        context.request_id = "lambda-request".into();
+        context.xray_trace_id = Some(TRACE.into());
+        context
+    }
+
+    #[test]
+    fn the_invocations_xray_trace_id_follows_the_request() {
+        let request = lambda_http::Request::default().with_lambda_context(invocation());
+        let request = ApiRequest::from_lambda(request);
+        assert_eq!(request.trace_id.as_deref(), Some(TRACE));
+        assert_eq!(request.request_id, "lambda-request");
+    }
+
+    #[test]
+    fn a_trace_header_the_caller_sent_comes_first() {
+        let mut request = lambda_http::Request::default();
+        request.headers_mut().insert(
+            "x-amzn-trace-id",
+            "Root=1-aaaaaaaa-bbbbbbbbbbbbbbbbbbbbbbbb".parse().unwrap(),
+        );
+        let request = ApiRequest::from_lambda(request.with_lambda_context(invocation()));
+        assert_eq!(
+            request.trace_id.as_deref(),
+            Some("Root=1-aaaaaaaa-bbbbbbbbbbbbbbbbbbbbbbbb")
+        );
+    }
+}

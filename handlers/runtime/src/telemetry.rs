@@ -165,4 +165,52 @@ mod tests {
             assert!(v.get(m["Name"].as_str().unwrap()).is_some(), "{m}");
         }
     }
+
+    /// What a subscriber formatted as the Lambda's log lines are, into a buffer.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_log_line_carries_the_xray_trace_id() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_target(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let t = Telemetry {
+            namespace: "Stackpro".into(),
+            env: "sandbox".into(),
+            capability: "messaging".into(),
+            emit: false,
+        };
+        let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+        tracing::subscriber::with_default(subscriber, || {
+            t.log(&Outcome {
+                route: "GET /v1/threads",
+                status: 200,
+                latency_ms: 1.5,
+                degraded: false,
+                tenant_id: Some("acme"),
+                request_id: "r1",
+                trace_id: Some(trace),
+            })
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["trace_id"], trace, "{line}");
+        assert_eq!(line["request_id"], "r1", "{line}");
+    }
 }

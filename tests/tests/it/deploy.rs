@@ -229,6 +229,17 @@ async fn deploy_creates_then_is_up_to_date_then_updates_then_guards_the_table() 
         }
     };
     assert_eq!(memory(&aws).await, Some(128), "a dry run changes nothing");
+    // envs/sandbox.yaml's ceiling reaches the function (the emulator keeps a template's
+    // ReservedConcurrentExecutions; TracingConfig and KmsKeyArn it drops: README, Testing).
+    let reserved = aws
+        .lambda
+        .get_function_concurrency()
+        .function_name(stack)
+        .send()
+        .await
+        .unwrap()
+        .reserved_concurrent_executions();
+    assert_eq!(reserved, Some(10));
     let third = run(&project, &emulator, &deploy);
     assert_eq!(third.code, 0, "{third:?}");
     let cap = summary(&third)["capabilities"][0].clone();

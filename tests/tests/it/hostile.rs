@@ -210,3 +210,172 @@ proptest! {
         let _ = stackpro::template::parse(&text);
     }
 }
+
+/// Words a command line of stackpro is made of, read from its clap definition (every
+/// subcommand at every depth, every long and short flag, every listed value), plus the
+/// project's names and text that means trouble.
+fn argv_words() -> Vec<String> {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            if let Some(long) = arg.get_long() {
+                out.push(format!("--{long}"));
+            }
+            if let Some(short) = arg.get_short() {
+                out.push(format!("-{short}"));
+            }
+            for value in arg.get_possible_values() {
+                out.push(value.get_name().to_string());
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            out.push(sub.get_name().to_string());
+            walk(sub, out);
+        }
+    }
+    let mut words = Vec::new();
+    walk(&stackpro::commands::Cli::command(), &mut words);
+    words.extend(
+        [
+            "messaging",
+            "datalake",
+            "ai",
+            "billing",
+            "nope",
+            "local",
+            "sandbox",
+            "production",
+            "CAP_MESSAGING_ENABLED",
+            "CAP_MESSAGING_ENABLED=true",
+            "=",
+            "--",
+            "-",
+            "",
+            " ",
+            "10%",
+            "5m",
+            "1h",
+            "-1",
+            "0",
+            "99999999999999999999",
+            "--output=json",
+            "\u{0}",
+            "é",
+            "../..",
+            "/",
+            "v1",
+            "a=b=c",
+        ]
+        .map(String::from),
+    );
+    words.sort();
+    words.dedup();
+    words
+}
+
+/// A command line: words of stackpro's, now and then arbitrary text.
+fn argv() -> impl Strategy<Value = Vec<String>> {
+    let words = argv_words();
+    let word = prop_oneof![
+        8 => proptest::sample::select(words),
+        1 => any::<String>(),
+    ];
+    proptest::collection::vec(word, 0..7)
+}
+
+proptest! {
+    #![proptest_config(cases(2000))]
+
+    /// clap's parse of any command line: a command, or a usage error with exit 2 (help
+    /// and version exit 0). Never a panic, whatever the order or the bytes.
+    #[test]
+    fn any_command_line_parses_or_is_a_usage_error(args in argv()) {
+        use clap::Parser;
+        let argv = std::iter::once("stackpro".to_string()).chain(args.iter().cloned());
+        if let Err(err) = stackpro::commands::Cli::try_parse_from(argv) {
+            use clap::error::ErrorKind;
+            let expected = match err.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => 2,
+            };
+            prop_assert_eq!(err.exit_code(), expected, "{:?}: {}", args, err);
+        }
+    }
+}
+
+#[test]
+fn the_command_line_definition_is_consistent() {
+    use clap::CommandFactory;
+    // clap's own checks: no two arguments with one name or flag, defaults among the
+    // possible values, and the rest.
+    stackpro::commands::Cli::command().debug_assert();
+}
+
+/// Every file under `dir` but stackpro's own output (`.stackpro/`), with its bytes.
+fn files_of(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.file_name() == Some(std::ffi::OsStr::new(".stackpro")) {
+                continue;
+            }
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.insert(path.clone(), std::fs::read(&path).unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+/// Commands that run until stopped, or build: a random command line that reaches one
+/// starts a server, a watcher or a cargo build, by design. They are left out here.
+const LONG_RUNNING: &[&str] = &["dev", "build", "--follow", "-f", "--watch"];
+
+proptest! {
+    #![proptest_config(cases(64))]
+
+    /// The real binary on a command line of any of these words, in a project copy with no
+    /// AWS credentials (nothing can be signed, so nothing leaves the machine): it ends
+    /// within 30 s with 0, 1 or 2, never a panic; a failure says `error:` (or, for no
+    /// command at all, shows the usage); a command that failed leaves every file as it was.
+    #[test]
+    fn the_binary_ends_every_command_line_cleanly(args in argv()) {
+        prop_assume!(!args.iter().any(|a| LONG_RUNNING.contains(&a.as_str()) || a.contains('\u{0}')));
+        let project = ProjectCopy::new();
+        let before = files_of(project.path());
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (mut command, _home) = crate::cli::command(project.path(), &argv, &[]);
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("stackpro {args:?} was still running after 30 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let code = status.code();
+        prop_assert!(matches!(code, Some(0..=2)), "{:?}: {:?}\n{}", args, code, stderr);
+        prop_assert!(!stderr.contains("panicked"), "{:?}\n{}", args, stderr);
+        if code != Some(0) {
+            // An error names itself; no command at all is answered with the usage (exit 2).
+            let usage = code == Some(2) && stderr.contains("Usage:");
+            prop_assert!(stderr.contains("error:") || usage, "{:?}: exit {:?} without an error line\n{}", args, code, stderr);
+            prop_assert!(files_of(project.path()) == before, "{:?} failed and changed the project's files", args);
+        }
+    }
+}

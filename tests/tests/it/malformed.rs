@@ -47,7 +47,7 @@ const CASES: &[Case] = &[
         from: "  memory_mb: 128",
         to: "  memory_mb: \"128",
         env: "sandbox",
-        expect: &["error: envs/sandbox.yaml:27:1: found unexpected end of stream at line 27 column 1, while scanning a quoted scalar at line 5 column 14"],
+        expect: &["error: envs/sandbox.yaml:40:1: found unexpected end of stream at line 40 column 1, while scanning a quoted scalar at line 5 column 14"],
     },
     Case {
         name: "express mode in a protected environment",
@@ -56,7 +56,7 @@ const CASES: &[Case] = &[
         to: "termination_protection: true\ndeployment_mode: express",
         env: "production",
         expect: &[
-            "error: envs/production.yaml:29:1: express mode is refused for a protected environment (termination_protection: true): it reports a stack operation complete before its resources are ready",
+            "error: envs/production.yaml:41:1: express mode is refused for a protected environment (termination_protection: true): it reports a stack operation complete before its resources are ready",
             "help: remove `deployment_mode: express` here; it is for sandboxes",
         ],
     },
@@ -113,7 +113,7 @@ const CASES: &[Case] = &[
         to: "log_retention_days: 10",
         env: "sandbox",
         expect: &[
-            "error: envs/sandbox.yaml:7:1: log_retention_days 10 is not a retention CloudWatch Logs offers",
+            "error: envs/sandbox.yaml:20:1: log_retention_days 10 is not a retention CloudWatch Logs offers",
             "help: the nearest allowed value is 7; allowed: 1, 3, 5, 7, 14, 30,",
         ],
     },
@@ -124,7 +124,7 @@ const CASES: &[Case] = &[
         to: "CAP_MESAGING_ENABLED: true",
         env: "sandbox",
         expect: &[
-            "error: envs/sandbox.yaml:16:5: unknown flag `CAP_MESAGING_ENABLED`",
+            "error: envs/sandbox.yaml:29:5: unknown flag `CAP_MESAGING_ENABLED`",
             "help: did you mean `CAP_MESSAGING_ENABLED`?",
         ],
     },
@@ -134,7 +134,7 @@ const CASES: &[Case] = &[
         from: "CAP_MESSAGING_ENABLED: true",
         to: "CAP_MESSAGING_ENABLED: \"yes\"",
         env: "sandbox",
-        expect: &["error: envs/sandbox.yaml:16:5: flag `CAP_MESSAGING_ENABLED`: expected true or false, found `yes`"],
+        expect: &["error: envs/sandbox.yaml:29:5: flag `CAP_MESSAGING_ENABLED`: expected true or false, found `yes`"],
     },
     Case {
         name: "version flag that is not a version",
@@ -142,7 +142,7 @@ const CASES: &[Case] = &[
         from: "CAP_AI_VERSION: v1",
         to: "CAP_AI_VERSION: latest",
         env: "production",
-        expect: &["error: envs/production.yaml:22:5: flag `CAP_AI_VERSION`: expected a version such as v1 or v2, found `latest`"],
+        expect: &["error: envs/production.yaml:34:5: flag `CAP_AI_VERSION`: expected a version such as v1 or v2, found `latest`"],
     },
     Case {
         name: "explicit environment missing a flag",
@@ -151,7 +151,7 @@ const CASES: &[Case] = &[
         to: "",
         env: "production",
         expect: &[
-            "error: envs/production.yaml:16:3: flag `CAP_BILLING_VERSION` is missing; environment production sets every flag explicitly",
+            "error: envs/production.yaml:28:3: flag `CAP_BILLING_VERSION` is missing; environment production sets every flag explicitly",
             "help: add `CAP_BILLING_VERSION: ...` under flags.values, or set flags.explicit to false",
         ],
     },
@@ -169,7 +169,7 @@ const CASES: &[Case] = &[
         from: "threshold_percent: 1,",
         to: "threshold_percent: 0,",
         env: "sandbox",
-        expect: &["error: envs/sandbox.yaml:9:17: alarms.error_rate.threshold_percent 0 must be above 0 and at most 100"],
+        expect: &["error: envs/sandbox.yaml:22:17: alarms.error_rate.threshold_percent 0 must be above 0 and at most 100"],
     },
     Case {
         name: "alarm target that is not an SNS topic",
@@ -178,7 +178,7 @@ const CASES: &[Case] = &[
         to: "notify: [ops@example.com]",
         env: "sandbox",
         expect: &[
-            "error: envs/sandbox.yaml:11:3: alarms.notify entry `ops@example.com` is not an SNS topic ARN",
+            "error: envs/sandbox.yaml:24:3: alarms.notify entry `ops@example.com` is not an SNS topic ARN",
             "help: write arn:aws:sns:<region>:<account>:<topic>",
         ],
     },
@@ -188,7 +188,7 @@ const CASES: &[Case] = &[
         from: "project: stackpro",
         to: "aws:project: stackpro",
         env: "sandbox",
-        expect: &["error: envs/sandbox.yaml:18:3: tag key `aws:project` is not allowed (1 to 128 characters, not starting with aws:)"],
+        expect: &["error: envs/sandbox.yaml:31:3: tag key `aws:project` is not allowed (1 to 128 characters, not starting with aws:)"],
     },
     Case {
         name: "unknown key in a capability",
@@ -365,6 +365,36 @@ const CASES: &[Case] = &[
         to: "",
         env: "sandbox",
         expect: &["error: envs/sandbox.yaml:1:1: the file is empty; expected an environment definition"],
+    },
+    Case {
+        name: "reserved concurrency of zero",
+        file: "envs/sandbox.yaml",
+        from: "reserved_concurrency: 10",
+        to: "reserved_concurrency: 0",
+        env: "sandbox",
+        expect: &[
+            "error: envs/sandbox.yaml:10:3: lambda.reserved_concurrency 0 is outside 1 to 100000",
+            "help: 0 would stop the function from running; remove the line to leave it unreserved",
+        ],
+    },
+    Case {
+        name: "a tracing mode Lambda does not have",
+        file: "envs/sandbox.yaml",
+        from: "tracing: active",
+        to: "tracing: on",
+        env: "sandbox",
+        expect: &["error: envs/sandbox.yaml:12:12: lambda.tracing: unknown variant `on`, expected `active` or `pass_through`"],
+    },
+    Case {
+        name: "stage throttling of zero requests a second",
+        file: "envs/production.yaml",
+        from: "rate_per_second: 500",
+        to: "rate_per_second: 0",
+        env: "production",
+        expect: &[
+            "error: envs/production.yaml:15:15: api.throttle.rate_per_second 0 must be above 0 and at most 10000",
+            "help: remove `api.throttle` to leave the account's default limits",
+        ],
     },
 ];
 

@@ -367,8 +367,17 @@ fn a_bucket_with_expire_days_gets_a_lifecycle_rule() {
     );
 }
 
+/// Every statement's resources but X-Ray's: its write actions take no resource (`*` is
+/// the only form IAM accepts), so that statement must hold those two actions and no other.
 fn collect_resources(policy: &Value, out: &mut Vec<Value>) {
     for statement in policy["Statement"].as_array().unwrap() {
+        if statement["Sid"] == "WriteTraces" {
+            assert_eq!(
+                statement["Action"],
+                serde_json::json!(["xray:PutTraceSegments", "xray:PutTelemetryRecords"])
+            );
+            continue;
+        }
         match &statement["Resource"] {
             Value::Array(items) => out.extend(items.iter().cloned()),
             other => out.push(other.clone()),
@@ -583,4 +592,67 @@ fn a_capability_with_a_contract_takes_its_routes_from_it() {
         .map(|r| r.key())
         .collect();
     assert_eq!(keys, routes);
+}
+
+#[test]
+fn each_environment_gets_its_ceilings_tracing_and_keys() {
+    for (env, r) in render_all() {
+        let resources = &r.template_value["Resources"];
+        let function = &resources["Function"]["Properties"];
+        let (reserved, rate, burst) = match env.name.as_str() {
+            "local" => (5, 20.0, 40),
+            "sandbox" => (10, 20.0, 40),
+            "production" => (100, 500.0, 1000),
+            other => panic!("an environment the test does not know: {other}"),
+        };
+        let at = format!("{} {}", env.name, r.capability);
+        assert_eq!(function["ReservedConcurrentExecutions"], reserved, "{at}");
+        assert_eq!(function["TracingConfig"]["Mode"], "Active", "{at}");
+        let route = &resources["DefaultStage"]["Properties"]["DefaultRouteSettings"];
+        assert_eq!(route["ThrottlingRateLimit"], rate, "{at}");
+        assert_eq!(route["ThrottlingBurstLimit"], burst, "{at}");
+
+        let key_arn = serde_json::json!({"Fn::GetAtt": ["Key", "Arn"]});
+        let tables: Vec<&Value> = resources
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|v| v["Type"] == "AWS::DynamoDB::Table")
+            .collect();
+        assert!(!tables.is_empty(), "{at}");
+        if env.name == "production" {
+            // One customer-managed key, kept with the data it opens.
+            let key = &resources["Key"];
+            assert_eq!(key["Type"], "AWS::KMS::Key", "{at}");
+            assert_eq!(key["DeletionPolicy"], "Retain", "{at}");
+            assert_eq!(key["Properties"]["EnableKeyRotation"], true, "{at}");
+            assert_eq!(function["KmsKeyArn"], key_arn, "{at}");
+            for group in ["LogGroup", "AccessLogGroup"] {
+                assert_eq!(resources[group]["Properties"]["KmsKeyId"], key_arn, "{at}");
+            }
+            for table in &tables {
+                let sse = &table["Properties"]["SSESpecification"];
+                assert_eq!(sse["SSEType"], "KMS", "{at}");
+                assert_eq!(sse["KMSMasterKeyId"], key_arn, "{at}");
+            }
+            // The logs service may use the key for this stack's two log groups only.
+            let statements = key["Properties"]["KeyPolicy"]["Statement"]
+                .as_array()
+                .unwrap();
+            let logs = statements
+                .iter()
+                .find(|s| s["Sid"] == "LogsEncryptsOwnLogGroups")
+                .unwrap();
+            let groups = &logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"];
+            assert_eq!(groups.as_array().unwrap().len(), 2, "{at}");
+        } else {
+            assert!(resources.get("Key").is_none(), "{at}");
+            assert!(function.get("KmsKeyArn").is_none(), "{at}");
+            for table in &tables {
+                assert!(table["Properties"]["SSESpecification"]
+                    .get("SSEType")
+                    .is_none());
+            }
+        }
+    }
 }

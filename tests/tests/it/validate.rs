@@ -1,8 +1,10 @@
 //! `stackpro validate`: everything rendered, parsed back and linted by cfn-lint.
 
-use stackpro_tests::{project_root, ProjectCopy};
+use std::collections::BTreeSet;
 
-use crate::cli::stackpro;
+use stackpro_tests::{checkov_tool, project_root, ProjectCopy};
+
+use crate::cli::{stackpro, stackpro_with};
 
 #[test]
 fn every_stack_of_every_environment_passes_cfn_lint() {
@@ -46,7 +48,7 @@ fn a_template_cfn_lint_rejects_fails_with_exit_1_and_names_the_finding() {
     );
     assert!(
         run.stderr
-            .contains("error: 4 cfn-lint error(s) in the rendered templates"),
+            .contains("error: 4 error(s) from cfn-lint or checkov in the rendered templates"),
         "{run:?}"
     );
 }
@@ -102,6 +104,7 @@ fn validate_without_cfn_lint_says_it_was_skipped() {
         run.stderr.contains("cfn-lint skipped: --no-lint"),
         "{run:?}"
     );
+    assert!(run.stderr.contains("checkov skipped: --no-lint"), "{run:?}");
     assert!(
         run.stderr
             .contains("Summary 5 stacks, 0 error(s), 0 warning(s)"),
@@ -123,4 +126,81 @@ fn the_create_only_table_matches_the_pinned_cfn_lint_schemas() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The checks the templates answer by design, by environment: a customer-managed key's
+/// three (tables, logs, function settings) where the env file keeps it off; a DLQ and a
+/// VPC the synchronous, AWS-API-only functions have no use for; S3 access logs.
+fn suppressions_expected(env: &str) -> BTreeSet<&'static str> {
+    let mut checks = BTreeSet::from(["CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_18"]);
+    if env != "production" {
+        checks.extend(["CKV_AWS_119", "CKV_AWS_158", "CKV_AWS_173"]);
+    }
+    checks
+}
+
+#[test]
+fn every_template_passes_checkov_and_each_suppression_says_why() {
+    let project = ProjectCopy::new();
+    let checkov = checkov_tool();
+    let run = stackpro_with(
+        project.path(),
+        &["validate", "--output", "json"],
+        &[("STACKPRO_CHECKOV", checkov.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["checkov"]["status"], "ran", "{report}");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert!(report["checkov_passed"].as_u64().unwrap() > 300, "{report}");
+    let suppressed = report["checkov_suppressed"].as_array().unwrap();
+    for env in ["local", "sandbox", "production"] {
+        let checks: BTreeSet<&str> = suppressed
+            .iter()
+            .filter(|s| {
+                s["file"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("/validate/{env}/"))
+            })
+            .map(|s| s["rule"].as_str().unwrap())
+            .collect();
+        assert_eq!(checks, suppressions_expected(env), "{env}");
+    }
+    for s in suppressed {
+        let reason = s["reason"].as_str().unwrap();
+        assert!(reason.len() >= 60, "a suppression without its reason: {s}");
+    }
+    // Every environment reserves concurrency, so none suppresses the check for it.
+    assert!(!suppressed.iter().any(|s| s["rule"] == "CKV_AWS_115"));
+}
+
+#[test]
+fn a_finding_checkov_makes_fails_validate_with_exit_1_and_names_the_check() {
+    let project = ProjectCopy::new();
+    // The sandbox without reserved concurrency and without the check's suppression.
+    project.edit("envs/sandbox.yaml", "  reserved_concurrency: 10\n", "");
+    project.edit(
+        "templates/stack.yaml.j2",
+        "{% set function_skips = function_skips + [[\"CKV_AWS_115\"",
+        "{% set unused = function_skips + [[\"CKV_AWS_115\"",
+    );
+    let checkov = checkov_tool();
+    let run = stackpro_with(
+        project.path(),
+        &["validate", "--env", "sandbox"],
+        &[("STACKPRO_CHECKOV", checkov.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("Invalid messaging  sandbox"), "{run:?}");
+    assert!(
+        run.stderr.contains("error CKV_AWS_115 Ensure that AWS Lambda function is configured for function-level concurrent execution limit (AWS::Lambda::Function.Function)"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("error: 4 error(s) from cfn-lint or checkov"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("4 failed"), "{run:?}");
 }
