@@ -12,6 +12,7 @@ use crate::project::Project;
 
 pub mod bootstrap;
 pub mod build;
+pub mod completions;
 pub mod deploy;
 pub mod destroy;
 pub mod dev;
@@ -30,7 +31,7 @@ pub mod validate;
 #[derive(Debug, Parser)]
 #[command(
     name = "stackpro",
-    version,
+    version = env!("STACKPRO_VERSION"),
     about = "Take a serverless backend of capabilities from source to AWS and keep it running",
     after_help = "Exit codes: 0 ok, 1 the operation failed, 2 bad usage or configuration."
 )]
@@ -90,6 +91,11 @@ pub enum Command {
     List(list::ListArgs),
     /// Serve capabilities' handlers on 127.0.0.1 against the local emulator
     Dev(dev::DevArgs),
+    /// Print a shell completion script (with the project's capability and environment
+    /// names when run in a project)
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page, or write one per command into a directory
+    Man(completions::ManArgs),
 }
 
 impl Cli {
@@ -111,6 +117,8 @@ impl Cli {
             Command::Doctor(args) => doctor::run(args, &self.global, printer),
             Command::List(args) => list::run(args, &self.global, printer),
             Command::Dev(args) => dev::run(args, &self.global, printer),
+            Command::Completions(args) => completions::run(args, &self.global, printer),
+            Command::Man(args) => completions::run_man(args, printer),
         }
     }
 }

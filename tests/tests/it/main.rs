@@ -8,6 +8,7 @@ mod build;
 mod cli;
 /// `stackpro deploy --code`, the code-only path, on the local emulator.
 mod code_path;
+mod completions;
 /// `stackpro deploy`, `status` and `destroy` end to end on the local emulator.
 mod deploy;
 /// `stackpro dev`: the plan it prints and what it refuses.
