@@ -27,6 +27,7 @@ pub mod render;
 pub mod stack;
 pub mod tail;
 pub mod template;
+pub mod terminal;
 pub mod watch;
 
 use error::ExitStatus;
@@ -34,6 +35,7 @@ use printer::Printer;
 
 /// Runs a parsed command line and returns the exit status it means.
 pub fn run(cli: commands::Cli) -> ExitStatus {
+    terminal::Terminal::init(cli.global.color, cli.global.quiet);
     let printer = Printer::new(cli.global.output);
     match cli.run(&printer) {
         Ok(()) => ExitStatus::Success,

@@ -3,7 +3,7 @@
 //! JSON goes to stdout (one document per report); human text goes to stderr, so a
 //! pipeline can capture the JSON while a person still reads the text.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use owo_colors::OwoColorize;
 use serde::Serialize;
@@ -30,12 +30,18 @@ impl<T: Serialize + std::fmt::Display> Report for T {}
 pub struct Printer {
     format: OutputFormat,
     color: bool,
+    /// `--quiet`: status lines are not printed.
+    quiet: bool,
 }
 
 impl Printer {
     pub fn new(format: OutputFormat) -> Self {
-        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        Printer { format, color }
+        let terminal = crate::terminal::Terminal::get();
+        Printer {
+            format,
+            color: terminal.stderr_color,
+            quiet: terminal.quiet,
+        }
     }
 
     /// Whether colour is used on stderr.
@@ -61,9 +67,9 @@ impl Printer {
         }
     }
 
-    /// A status line for a person (stderr), in text mode only.
+    /// A status line for a person (stderr), in text mode only, and not with `--quiet`.
     pub fn status(&self, verb: &str, message: &str) {
-        if self.format != OutputFormat::Json {
+        if self.format != OutputFormat::Json && !self.quiet {
             if self.color {
                 eprintln!("{:>12} {message}", verb.green().bold());
             } else {

@@ -5,7 +5,7 @@
 //! `--output json`, one JSON object per line on stdout.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -41,10 +41,10 @@ pub struct Progress {
     width: usize,
 }
 
-/// Whether somebody watches stderr: a terminal, and not a CI job (`CI` set), where
-/// nobody does and the final report says it all.
+/// Whether somebody watches stderr: a terminal, not a CI job (where nobody does and the
+/// final report says it all), not `--quiet` ([`crate::terminal::Terminal`]).
 pub fn watched_stderr() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()
+    crate::terminal::Terminal::get().watched
 }
 
 impl Progress {

@@ -9,6 +9,7 @@ use crate::config::{Capability, Catalogue};
 use crate::error::{Error, Result};
 use crate::printer::{OutputFormat, Printer};
 use crate::project::Project;
+use crate::terminal::ColorChoice;
 
 pub mod bootstrap;
 pub mod build;
@@ -51,6 +52,12 @@ pub struct GlobalArgs {
     /// Report format: text for people (stderr), json for programs (stdout)
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// Colour: auto (a terminal, unless NO_COLOR is set), always or never
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// No status lines or progress display; the report, warnings and errors still print
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -214,7 +221,9 @@ pub(crate) fn require_answerable(
 ) -> Result<()> {
     if needed && !yes && !interactive() {
         return Err(Error::Confirmation {
-            message: format!("{doing} needs confirmation, and there is no terminal to ask on"),
+            message: format!(
+                "{doing} needs confirmation, and there is nobody to ask (no terminal, or a CI job)"
+            ),
             help: flag_help.to_string(),
         });
     }
@@ -234,8 +243,8 @@ pub(crate) fn parallel_runtime() -> Result<tokio::runtime::Runtime> {
         })
 }
 
-/// Whether a person is there to answer a question: stdin and stderr are terminals.
+/// Whether a person is there to answer a question: stdin and stderr are terminals and
+/// this is not a CI job ([`crate::terminal::Terminal`]).
 pub(crate) fn interactive() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    crate::terminal::Terminal::get().interactive
 }

@@ -1,6 +1,6 @@
 //! `stackpro tail`: follow the capabilities' logs, merged in time order.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -54,7 +54,7 @@ pub fn run(args: TailArgs, global: &GlobalArgs, printer: &Printer) -> Result<()>
     let start_ms = tail::now_ms() - since.as_millis() as i64;
     let names: Vec<String> = caps.iter().map(|c| c.name.clone()).collect();
     let width = names.iter().map(String::len).max().unwrap_or(8);
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = crate::terminal::Terminal::get().stdout_color;
     let format = printer.format();
 
     super::aws_runtime()?.block_on(async {

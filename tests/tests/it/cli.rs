@@ -268,3 +268,78 @@ fn in_json_mode_an_error_is_also_one_json_document_on_stdout() {
         "{run:?}"
     );
 }
+
+#[test]
+fn color_follows_the_flag_and_quiet_drops_status_lines() {
+    let root = project_root();
+    let error = ["render", "nope", "--env", "sandbox"];
+    let plain = stackpro(&root, &error);
+    assert_eq!(plain.code, 2, "{plain:?}");
+    assert!(
+        !plain.stderr.contains('\u{1b}'),
+        "no colour into a pipe: {plain:?}"
+    );
+    let colored = stackpro(&root, &[&error[..], &["--color", "always"]].concat());
+    assert!(
+        colored.stderr.contains("\u{1b}[") && colored.stderr.contains("unknown capability `nope`"),
+        "{colored:?}"
+    );
+    let never = stackpro(&root, &[&error[..], &["--color", "never"]].concat());
+    assert!(!never.stderr.contains('\u{1b}'), "{never:?}");
+
+    // `man --out-dir` says what it wrote in a status line; --quiet drops it, not errors.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let loud = stackpro(&root, &["man", "--out-dir", out]);
+    assert_eq!(loud.code, 0, "{loud:?}");
+    assert!(
+        loud.stderr.contains("Wrote the manual pages into"),
+        "{loud:?}"
+    );
+    let quiet = stackpro(&root, &["man", "--out-dir", out, "--quiet"]);
+    assert_eq!(quiet.code, 0, "{quiet:?}");
+    assert!(quiet.stderr.is_empty(), "{quiet:?}");
+    let failed = stackpro(&root, &[&error[..], &["-q"]].concat());
+    assert!(
+        failed.stderr.contains("error: unknown capability `nope`"),
+        "{failed:?}"
+    );
+}
+
+#[test]
+fn in_ci_nothing_is_asked_even_on_a_terminal() {
+    // util-linux `script` gives the command a terminal for stdin and stderr; CI=true
+    // says nobody is at it: production's confirmation fails at once instead of waiting.
+    let project = stackpro_tests::ProjectCopy::new();
+    let (cmd, _home) = command(
+        project.path(),
+        &["deploy", "messaging", "--env", "production", "--no-build"],
+        &[("CI", "true")],
+    );
+    let line = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|s| format!("'{}'", s.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut tty = Command::new("script");
+    tty.args(["-q", "-e", "-c", &line, "/dev/null"])
+        .current_dir(project.path())
+        .env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            tty.env(k, v);
+        }
+    }
+    let started = std::time::Instant::now();
+    let out = tty.output().expect("run stackpro under script");
+    let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("error: deploying to production needs confirmation, and there is nobody to ask (no terminal, or a CI job)"),
+        "{text}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{text}"
+    );
+}

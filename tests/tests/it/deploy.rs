@@ -339,7 +339,7 @@ async fn production_without_yes_and_without_a_terminal_changes_nothing() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr.contains(
-            "error: deploying to production needs confirmation, and there is no terminal to ask on"
+            "error: deploying to production needs confirmation, and there is nobody to ask (no terminal, or a CI job)"
         ),
         "{run:?}"
     );
