@@ -253,6 +253,12 @@ impl Error {
         }
     }
 
+    /// Whether the endpoint failed (no answer in time, or not reachable) rather than a
+    /// call it answered: another call to the same endpoint would fail the same way.
+    pub fn is_endpoint_failure(&self) -> bool {
+        matches!(self, Error::NoAnswer { .. } | Error::Unreachable { .. })
+    }
+
     /// The message with its next step on one line, for reports that list several
     /// errors: `<message> (help: <next step>)`.
     pub fn one_line(&self) -> String {
