@@ -137,9 +137,10 @@ class Fault:
             return None
         self.left -= 1
         self.applied += 1
-        if self.left <= 0 and self.mode != "hang":
+        mode = self.mode
+        if self.left <= 0 and mode != "hang":
             self.mode = "pass"
-        return self.mode
+        return mode
 
     def describe(self):
         left = "all" if self.left == float("inf") else self.left
@@ -284,6 +285,12 @@ async def serve(client_r, client_w, target):
         while True:
             try:
                 first, headers, head = await read_message(client_r, True)
+                if headers.get("expect", "").lower() == "100-continue":
+                    # The body is read here before anything is forwarded: say go on, and
+                    # forward the request without the expectation.
+                    client_w.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    await client_w.drain()
+                    head = re.sub(rb"(?im)^expect:[^\r\n]*\r\n", b"", head)
                 body = await read_body(client_r, headers)
             except (asyncio.IncompleteReadError, ConnectionError):
                 return

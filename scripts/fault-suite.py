@@ -487,6 +487,13 @@ class Suite:
         problems = self.judge(run, expect, hang="hang" in fault)
         if applied == 0 and not fault.startswith("latency"):
             problems.append("the fault never applied (no matching call)")
+        # The proxy's own log must show the fault on as many calls as it counted, and a
+        # bounded fault (`reset 2`, `drop 1 Op`) on exactly that many.
+        faulted = sum(1 for r in self.proxy.requests() if not r.endswith(" pass"))
+        bounded = re.match(r"^\w+ (\d+)\b", line)
+        if faulted != applied or (bounded and waited is None
+                                  and faulted != min(int(bounded.group(1)), applied or 1)):
+            problems.append("the proxy faulted %d call(s), counted %d" % (faulted, applied))
         if waited is not None:
             notes_before = ["still waiting (throttled) after %.0f s: fault cleared, then it "
                             "finished %.1f s later" % (waited, run.secs - waited)]
