@@ -789,6 +789,7 @@ def plan_short(s):
     s.cell("hang", "status", "error")
     s.cell("hang after MID", "deploy", "error")
     s.cell("drop 1 PublishVersion", "deploy", "either")
+    s.cell("drop 1 PutParameter", "deploy", "either")
     s.cell("5xx all UpdateAlias", "deploy", "either")
     s.cell("5xx all PutParameter", "rollback", "either")
     s.cell("throttle all FilterLogEvents", "tail", "either")
