@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs the pinned tools (.venv), then
 #   cargo fmt --check, cargo clippy -D warnings, every test (the emulator tests start
-#   their own moto servers on loopback), schemathesis against the locally served
+#   their own moto servers on loopback), the short fault-injection suite (stackpro through
+#   scripts/fault-proxy.py in front of its own moto), schemathesis against the locally served
 #   messaging handler, and cfn-lint and checkov over every rendered template.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,9 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
 cargo test --workspace --locked
+echo "==> fault injection, short form (scripts/fault-suite.py --short)"
+cargo build --workspace --locked --quiet
+.venv/bin/python scripts/fault-suite.py --short
 echo "==> schemathesis against the locally served messaging API (scripts/contract-test.sh)"
 bash scripts/contract-test.sh
 echo "==> cfn-lint and checkov over every rendered template (stackpro validate)"

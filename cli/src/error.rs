@@ -220,6 +220,13 @@ impl Error {
                  or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
                     .into(),
             ),
+            Error::Unreachable { local, detail, .. } if connection_dropped(detail) => {
+                Some(if *local {
+                    "the emulator (or a proxy in front of it) took the connection and closed it without an answer: see `scripts/emulator.sh status` and its log (.stackpro/emulator.log), then run the command again"
+                } else {
+                    "the connection was closed without an answer: check a proxy or VPN in the way (HTTPS_PROXY) and --endpoint-url / AWS_ENDPOINT_URL, then run the command again"
+                }.into())
+            }
             Error::Unreachable { local: true, .. } => Some(
                 "the local emulator is not running: start it with `scripts/emulator.sh start`"
                     .into(),
@@ -235,12 +242,21 @@ impl Error {
             Error::Unreachable { local: false, .. } => Some(
                 "check the network, --endpoint-url / AWS_ENDPOINT_URL, and the region".into(),
             ),
+            Error::Aws { .. } if self.is_throttling() => Some(
+                "AWS is throttling these calls (the SDK tried three times, backing off): wait a minute, then run the command again".into(),
+            ),
             Error::Aws { .. } => None,
             Error::WrongAccount { environment, .. } => Some(format!(
                 "use credentials for the right account (--profile), or change account_id in envs/{environment}.yaml if the account really moved"
             )),
             Error::Failed(_) => None,
         }
+    }
+
+    /// Whether the endpoint failed (no answer in time, or not reachable) rather than a
+    /// call it answered: another call to the same endpoint would fail the same way.
+    pub fn is_endpoint_failure(&self) -> bool {
+        matches!(self, Error::NoAnswer { .. } | Error::Unreachable { .. })
     }
 
     /// The message with its next step on one line, for reports that list several
@@ -267,6 +283,22 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Whether a connection error is one the endpoint closed (reset, or closed before its
+/// answer) rather than one nothing listened for: the endpoint is there, so "start the
+/// emulator" would send a person the wrong way.
+fn connection_dropped(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    !d.contains("connection refused")
+        && [
+            "reset by peer",
+            "connection reset",
+            "closed before message completed",
+            "broken pipe",
+        ]
+        .iter()
+        .any(|m| d.contains(m))
+}
+
 /// The name closest to `name` among `known`, if one is close enough to be a typo.
 pub fn nearest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
     known
@@ -284,5 +316,52 @@ pub fn unknown_name(kind: &'static str, name: &str, known: &[String]) -> Error {
         name: name.to_string(),
         known: known.to_vec(),
         suggestion: nearest(name, known.iter().map(String::as_str)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unreachable(detail: &str, local: bool) -> Error {
+        Error::Unreachable {
+            service: "sts",
+            endpoint: "http://127.0.0.1:5000".into(),
+            detail: detail.into(),
+            local,
+        }
+    }
+
+    #[test]
+    fn a_reset_connection_is_not_called_a_stopped_emulator() {
+        // What the fault suite's `reset all` gives: the endpoint listens and resets.
+        let reset = "dispatch failure: io error: client error (SendRequest): connection error: Connection reset by peer (os error 104)";
+        let help = unreachable(reset, true).help().unwrap();
+        assert!(help.contains("closed it without an answer"), "{help}");
+        assert!(!help.contains("not running"), "{help}");
+        let help = unreachable(reset, false).help().unwrap();
+        assert!(help.contains("closed without an answer"), "{help}");
+        // Nothing listening: the emulator is not running.
+        let refused = "dispatch failure: io error: client error (Connect): tcp connect error: Connection refused (os error 111)";
+        assert_eq!(
+            unreachable(refused, true).help().unwrap(),
+            "the local emulator is not running: start it with `scripts/emulator.sh start`"
+        );
+    }
+
+    #[test]
+    fn a_throttled_call_says_to_wait_and_run_again() {
+        let throttled = Error::Aws {
+            operation: "GetCallerIdentity",
+            target: "the current credentials".into(),
+            detail: "Throttling: Rate exceeded".into(),
+        };
+        assert!(throttled.help().unwrap().contains("throttling"));
+        let other = Error::Aws {
+            operation: "GetCallerIdentity",
+            target: "the current credentials".into(),
+            detail: "AccessDenied: no".into(),
+        };
+        assert_eq!(other.help(), None);
     }
 }

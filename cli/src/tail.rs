@@ -1,7 +1,10 @@
 //! Following the capabilities' logs: FilterLogEvents on each function's log group,
 //! merged in time order, deduplicated by event id, polled adaptively (about 1 s while
 //! events flow, 1.5 s idle, up to 30 s when throttled, never more than one request a
-//! second per group). A group that does not exist yet is waited for.
+//! second per group). A group that does not exist yet is waited for. A read of what
+//! is there (`--no-follow`) is done only once every group has been read through: a
+//! throttled group is read again, and given up on with the throttling error when its
+//! next read would come more than [`NO_FOLLOW_THROTTLED`] after the first refused one.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -158,6 +161,9 @@ pub struct Group {
     next_poll: Instant,
     pub missing: bool,
     missing_said: bool,
+    /// When the reads of this group began to be throttled (none since the last read
+    /// that was answered).
+    throttled_since: Option<Instant>,
 }
 
 impl Group {
@@ -173,6 +179,7 @@ impl Group {
             next_poll: Instant::now(),
             missing: false,
             missing_said: false,
+            throttled_since: None,
         }
     }
 
@@ -189,6 +196,26 @@ impl Group {
     pub fn next_poll(&self) -> Instant {
         self.next_poll
     }
+
+    /// Whether what is there has been read through: no page left, no read refused
+    /// since (a throttled read is not an empty group), or the group does not exist.
+    pub fn settled(&self) -> bool {
+        self.throttled_since.is_none() && (!self.has_more() || self.missing)
+    }
+
+    /// Whether this group's next read comes more than `limit` after its first
+    /// throttled one: a read of what is there gives up then, rather than wait on.
+    pub fn throttled_past(&self, limit: Duration) -> bool {
+        self.throttled_since
+            .is_some_and(|since| self.next_poll.saturating_duration_since(since) > limit)
+    }
+
+    /// A throttled read: back off (doubling, to [`THROTTLED`] at most).
+    fn throttled(&mut self, now: Instant) {
+        self.interval = (self.interval * 2).min(THROTTLED);
+        self.next_poll = now + self.interval;
+        self.throttled_since.get_or_insert(now);
+    }
 }
 
 /// How far behind the newest event each read starts: events of another log stream
@@ -202,6 +229,9 @@ const FAST: Duration = Duration::from_secs(1);
 const IDLE: Duration = Duration::from_millis(1500);
 /// Throttled groups back off to 30 s at most.
 const THROTTLED: Duration = Duration::from_secs(30);
+/// How long a read of what is there (`--no-follow`) keeps reading a throttled group:
+/// the README's bound for one call ("Time limits").
+pub const NO_FOLLOW_THROTTLED: Duration = Duration::from_secs(25);
 
 /// What one poll of a group said.
 #[derive(Debug)]
@@ -211,6 +241,8 @@ pub enum Poll {
     Missing {
         first: bool,
     },
+    /// The read was throttled (the SDK's own retries too); the group reads again later.
+    Throttled(Error),
 }
 
 /// Reads one page of new events of `group` and schedules its next read.
@@ -227,6 +259,7 @@ pub async fn poll(ctx: &AwsContext, group: &mut Group, filter: Option<&str>) -> 
     let page = match result {
         Ok(Some(page)) => page,
         Ok(None) => {
+            group.throttled_since = None;
             group.missing = true;
             group.interval = IDLE;
             group.next_poll = now + group.interval;
@@ -235,13 +268,13 @@ pub async fn poll(ctx: &AwsContext, group: &mut Group, filter: Option<&str>) -> 
             return Ok(Poll::Missing { first });
         }
         Err(err) if err.is_throttling() => {
-            group.interval = (group.interval * 2).min(THROTTLED);
-            group.next_poll = now + group.interval;
-            return Ok(Poll::Lines(Vec::new()));
+            group.throttled(now);
+            return Ok(Poll::Throttled(err));
         }
         Err(err) => return Err(err),
     };
     group.missing = false;
+    group.throttled_since = None;
     let mut lines = Vec::new();
     for e in &page.events {
         let id = e.event_id().unwrap_or_default().to_string();
@@ -383,6 +416,38 @@ pub fn parse_since(text: &str) -> Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_throttled_group_is_not_read_through_and_a_read_of_it_gives_up_after_the_bound() {
+        // The fault suite (scripts/fault-suite.py) found `tail --no-follow` exiting 0
+        // with nothing printed when FilterLogEvents was throttled past the SDK's
+        // retries: a refused read counted as an empty group.
+        let mut group = Group::new("messaging", "/aws/lambda/x", 0);
+        let t0 = Instant::now();
+        assert!(group.settled(), "a group with no page left is read through");
+        group.throttled(t0);
+        assert!(!group.settled(), "a refused read is not an empty group");
+        assert!(!group.throttled_past(NO_FOLLOW_THROTTLED));
+        // Reads again after 2, 4, 8 s...: each backs off, and once the next read would
+        // come past the bound, a read of what is there gives up.
+        let mut now = t0;
+        let mut reads = 1;
+        while !group.throttled_past(NO_FOLLOW_THROTTLED) {
+            now = group.next_poll();
+            group.throttled(now);
+            reads += 1;
+            assert!(reads < 10, "never gives up");
+        }
+        assert!(
+            now.duration_since(t0) <= NO_FOLLOW_THROTTLED,
+            "{reads} reads"
+        );
+        assert!(reads >= 3, "it read again before giving up ({reads} reads)");
+        assert!(group.next_poll().duration_since(now) <= THROTTLED);
+        // One answered read and the group counts as read through again.
+        group.throttled_since = None;
+        assert!(group.settled());
+    }
 
     #[test]
     fn error_lines_are_structured_errors_and_what_a_dying_function_writes() {

@@ -58,24 +58,101 @@ pub async fn parameter_history(ctx: &AwsContext, name: &str) -> Result<Vec<Param
     }
 }
 
-/// Writes a String parameter (overwriting); returns its new version.
+/// Writes a String parameter (overwriting) once; returns its new version.
+///
+/// Every PutParameter that lands makes a new version, and a parameter's history is
+/// what stackpro lists (the deployments, a flag's changes). The SDK's own retry after
+/// an answer that was lost (a reset connection, a 5xx from a proxy after the write)
+/// would write the value twice: the fault suite found a deploy recorded twice that
+/// way. So the SDK does not retry this call: after a failed attempt that may have
+/// landed, the parameter is read back, and written again only when it does not hold
+/// the value. An attempt that timed out is not repeated (a read would wait as long);
+/// the whole write stays within the 25 s of one call.
 pub async fn put_parameter(
     ctx: &AwsContext,
     name: &str,
     value: &str,
     description: &str,
 ) -> Result<i64> {
-    let out = client(ctx)
-        .put_parameter()
-        .name(name)
-        .description(description)
-        .value(value)
-        .r#type(ParameterType::String)
-        .overwrite(true)
-        .send()
-        .await
-        .map_err(|e| ctx.error("ssm", "PutParameter", name, e))?;
-    Ok(out.version())
+    let once = async {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let sent = client(ctx)
+                .put_parameter()
+                .name(name)
+                .description(description)
+                .value(value)
+                .r#type(ParameterType::String)
+                .overwrite(true)
+                .customize()
+                .config_override(
+                    aws_sdk_ssm::config::Builder::default()
+                        .retry_config(aws_sdk_ssm::config::retry::RetryConfig::disabled()),
+                )
+                .send()
+                .await;
+            let err = match sent {
+                Ok(out) => return Ok(out.version()),
+                Err(err) => err,
+            };
+            let again = attempt < 3 && transient(&err);
+            let err = ctx.error("ssm", "PutParameter", name, err);
+            if !again {
+                return Err(err);
+            }
+            if let Ok(Some((stored, version))) = get_parameter(ctx, name).await {
+                if stored == value {
+                    return Ok(version);
+                }
+            }
+            let jitter = u64::from(std::process::id() % 100);
+            tokio::time::sleep(std::time::Duration::from_millis(
+                200 * u64::from(attempt) + jitter,
+            ))
+            .await;
+        }
+    };
+    let limit = super::CallKind::Quick
+        .timeouts()
+        .operation_timeout()
+        .unwrap_or(std::time::Duration::from_secs(25));
+    match tokio::time::timeout(limit, once).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::NoAnswer {
+            service: "ssm",
+            operation: "PutParameter",
+            endpoint: ctx.endpoint_for("ssm"),
+            detail: format!(
+                "no write and read-back of {name} ended within {} s",
+                limit.as_secs()
+            ),
+            local: ctx.is_local(),
+        }),
+    }
+}
+
+/// Whether a failed call may succeed when sent again, and may have landed: the
+/// connection failed or was reset, or the service answered 5xx or throttled. Not an
+/// attempt that timed out (repeating it waits as long again), nor a refusal.
+fn transient<E: aws_sdk_ssm::error::ProvideErrorMetadata>(
+    err: &aws_sdk_ssm::error::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> bool {
+    use aws_sdk_ssm::error::SdkError;
+    match err {
+        SdkError::DispatchFailure(d) => !d.is_timeout(),
+        SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(e) => {
+            e.raw().status().as_u16() >= 500
+                || e.err()
+                    .code()
+                    .is_some_and(|c| c.starts_with("Throttl") || c == "TooManyUpdates")
+        }
+        _ => false,
+    }
 }
 
 /// Deletes a parameter; one that is not there is not an error (returns false).

@@ -115,6 +115,13 @@ pub fn run(args: TailArgs, global: &GlobalArgs, printer: &Printer) -> Result<()>
                         }
                     )),
                     Poll::Missing { first: false } => {}
+                    // Following, a throttled group is read again later, never a
+                    // failure; a read of what is there gives up after the bound.
+                    Poll::Throttled(err) => {
+                        if !follow && group.throttled_past(tail::NO_FOLLOW_THROTTLED) {
+                            return Err(err);
+                        }
+                    }
                 }
             }
             for line in tail::merge(batch) {
@@ -122,7 +129,7 @@ pub fn run(args: TailArgs, global: &GlobalArgs, printer: &Printer) -> Result<()>
                     return Ok::<_, Error>(());
                 }
             }
-            let drained = groups.iter().all(|g| !g.has_more() || g.missing);
+            let drained = groups.iter().all(tail::Group::settled);
             if !follow && drained {
                 return Ok(());
             }
