@@ -52,6 +52,29 @@ pub fn command(
     (cmd, home)
 }
 
+/// Runs `cmd` (from [`command`]) on a terminal: util-linux `script` gives it one for
+/// stdin, stdout and stderr, all of which come back in the output's stdout as `text`.
+pub fn on_a_terminal(cmd: &Command, dir: &Path) -> (std::process::Output, String) {
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"));
+    let line = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut tty = Command::new("script");
+    tty.args(["-q", "-e", "-c", &line, "/dev/null"])
+        .current_dir(dir)
+        .env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            tty.env(k, v);
+        }
+    }
+    let out = tty.output().expect("run stackpro under script");
+    let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    (out, text)
+}
+
 /// Runs `stackpro ARGS` in `project` (see [`command`]) to its end.
 pub fn stackpro_with(project: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
     let (mut cmd, _home) = command(project, args, vars);
@@ -316,23 +339,8 @@ fn in_ci_nothing_is_asked_even_on_a_terminal() {
         &["deploy", "messaging", "--env", "production", "--no-build"],
         &[("CI", "true")],
     );
-    let line = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|s| format!("'{}'", s.to_string_lossy()))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut tty = Command::new("script");
-    tty.args(["-q", "-e", "-c", &line, "/dev/null"])
-        .current_dir(project.path())
-        .env_clear();
-    for (k, v) in cmd.get_envs() {
-        if let Some(v) = v {
-            tty.env(k, v);
-        }
-    }
     let started = std::time::Instant::now();
-    let out = tty.output().expect("run stackpro under script");
-    let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    let (out, text) = on_a_terminal(&cmd, project.path());
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(
         text.contains("error: deploying to production needs confirmation, and there is nobody to ask (no terminal, or a CI job)"),

@@ -188,25 +188,9 @@ fn a_hung_endpoint_ends_in_a_clear_error_within_the_documented_bound() {
         ],
         &CREDS,
     );
-    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"));
-    let line = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(quote)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut tty = std::process::Command::new("script");
-    tty.args(["-q", "-e", "-c", &line, "/dev/null"])
-        .current_dir(project.path())
-        .env_clear();
-    for (k, v) in cmd.get_envs() {
-        if let Some(v) = v {
-            tty.env(k, v);
-        }
-    }
     let start = std::time::Instant::now();
-    let out = tty.output().expect("run stackpro under script");
+    let (out, text) = crate::cli::on_a_terminal(&cmd, project.path());
     let took = start.elapsed();
-    let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
     assert!(!text.contains("panicked"), "{text}");
     assert_eq!(out.status.code(), Some(1), "{text}");
     // status reads the stack, the alias and the record at once: whichever gives up first
