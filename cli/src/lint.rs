@@ -57,27 +57,33 @@ struct RawPosition {
 
 /// Where cfn-lint is: `$STACKPRO_CFN_LINT`, the project's `.venv`, or `PATH`.
 pub fn find_cfn_lint(project: &Project) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("STACKPRO_CFN_LINT") {
-        return Some(PathBuf::from(path));
-    }
-    let venv = project.venv_bin().join("cfn-lint");
-    if venv.is_file() {
-        return Some(venv);
-    }
-    find_on_path("cfn-lint")
+    find_tool(
+        "STACKPRO_CFN_LINT",
+        project.venv_bin().join("cfn-lint"),
+        "cfn-lint",
+    )
 }
 
 /// Where checkov is: `$STACKPRO_CHECKOV`, the project's `.venv-checkov` (its own venv:
 /// checkov pins a botocore older than the one the emulator was measured with), or `PATH`.
 pub fn find_checkov(project: &Project) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("STACKPRO_CHECKOV") {
+    find_tool(
+        "STACKPRO_CHECKOV",
+        project.root().join(".venv-checkov/bin/checkov"),
+        "checkov",
+    )
+}
+
+/// A tool: the path in `variable` when set, else `venv` when it is there, else `name`
+/// on `PATH`.
+fn find_tool(variable: &str, venv: PathBuf, name: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(variable) {
         return Some(PathBuf::from(path));
     }
-    let venv = project.root().join(".venv-checkov/bin/checkov");
     if venv.is_file() {
         return Some(venv);
     }
-    find_on_path("checkov")
+    find_on_path(name)
 }
 
 pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {

@@ -178,8 +178,8 @@ pub fn run(args: ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Result
         .flatten();
     // checkov takes seconds per template where cfn-lint takes one for all: side by side.
     let (linted, checked) = std::thread::scope(|scope| {
-        let checked = scope.spawn(|| checkov_path.as_deref().map(|p| run_checkov(p, &files)));
-        let linted = cfn_lint_path.as_deref().map(|p| run_cfn_lint(p, &files));
+        let checked = scope.spawn(|| checkov_path.map(|path| (run_checkov(&path, &files), path)));
+        let linted = cfn_lint_path.map(|path| (run_cfn_lint(&path, &files), path));
         let checked = checked
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -187,44 +187,33 @@ pub fn run(args: ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Result
     });
 
     let mut findings = Vec::new();
-    let cfn_lint = match (linted, cfn_lint_path) {
-        (Some(found), Some(path)) => {
+    let cfn_lint = match linted {
+        Some((found, path)) => {
             findings.extend(found?);
             LintStatus::Ran { path }
         }
-        _ if args.no_lint => LintStatus::Skipped {
-            reason: "--no-lint".into(),
-        },
-        _ => {
-            printer.warn("cfn-lint is not installed; templates were parsed but not linted (run scripts/setup.sh)");
-            LintStatus::Skipped {
-                reason: "cfn-lint not found in .venv/bin or on PATH".into(),
-            }
-        }
+        None => not_run(
+            printer,
+            args.no_lint.then_some("--no-lint"),
+            "cfn-lint is not installed; templates were parsed but not linted (run scripts/setup.sh)",
+            "cfn-lint not found in .venv/bin or on PATH",
+        ),
     };
     let (mut checkov_passed, mut checkov_suppressed) = (0, Vec::new());
-    let checkov = match (checked, checkov_path) {
-        (Some(run), Some(path)) => {
+    let checkov = match checked {
+        Some((run, path)) => {
             let run = run?;
             findings.extend(run.failed);
             checkov_passed = run.passed;
             checkov_suppressed = run.suppressed;
             LintStatus::Ran { path }
         }
-        _ if args.no_lint || args.no_checkov => LintStatus::Skipped {
-            reason: if args.no_lint {
-                "--no-lint"
-            } else {
-                "--no-checkov"
-            }
-            .into(),
-        },
-        _ => {
-            printer.warn("checkov is not installed; templates were not checked for security (run scripts/setup.sh)");
-            LintStatus::Skipped {
-                reason: "checkov not found in .venv-checkov/bin or on PATH".into(),
-            }
-        }
+        None => not_run(
+            printer,
+            (args.no_lint.then_some("--no-lint")).or(args.no_checkov.then_some("--no-checkov")),
+            "checkov is not installed; templates were not checked for security (run scripts/setup.sh)",
+            "checkov not found in .venv-checkov/bin or on PATH",
+        ),
     };
     for finding in findings {
         if let Some(r) = results
@@ -253,6 +242,22 @@ pub fn run(args: ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Result
         )));
     }
     Ok(())
+}
+
+/// A linter that did not run: because a flag said so (quietly), or because it is not
+/// installed (with a warning).
+fn not_run(printer: &Printer, flag: Option<&str>, warning: &str, missing: &str) -> LintStatus {
+    match flag {
+        Some(flag) => LintStatus::Skipped {
+            reason: flag.into(),
+        },
+        None => {
+            printer.warn(warning);
+            LintStatus::Skipped {
+                reason: missing.into(),
+            }
+        }
+    }
 }
 
 fn paths_match(a: &std::path::Path, b: &std::path::Path) -> bool {
