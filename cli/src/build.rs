@@ -27,7 +27,7 @@ pub use crate::config::Architecture;
 pub const TARGET_DIR_ENV: &str = "STACKPRO_LAMBDA_TARGET_DIR";
 
 /// One handler zip, ready to upload.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Artifact {
     pub capability: String,
     pub package: String,
@@ -298,7 +298,7 @@ pub fn read_artifact(project: &Project, cap: &Capability, arch: Architecture) ->
 
 /// The hashes of a zip, kept beside it in `<zip>.hashes.json`: valid while the zip has
 /// the recorded size and modification time.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, serde::Deserialize)]
 pub struct KeptHashes {
     pub zip_bytes: u64,
     /// The zip's modification time, in nanoseconds since the epoch.

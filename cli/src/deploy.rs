@@ -495,7 +495,7 @@ fn stack_input<'a>(shared: &'a Shared, plan: &'a Plan) -> StackInput<'a> {
 }
 
 /// What steps 9 to 11 did for one capability.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Outcome {
     pub capability: String,
     pub stack_name: String,
@@ -557,7 +557,7 @@ impl Outcome {
 }
 
 /// A canary's traffic split and how it ended.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CanaryState {
     pub stable: String,
     pub canary: String,

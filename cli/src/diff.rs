@@ -63,7 +63,7 @@ pub fn is_stateful(resource_type: &str) -> bool {
     STATEFUL_TYPES.contains(&resource_type)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Add,
@@ -72,7 +72,7 @@ pub enum Action {
 }
 
 /// One property that changes, with its old and new value (`null` where absent).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PropertyChange {
     /// `MemorySize`, `Environment.Variables.RUST_LOG`, `KeySchema[0].AttributeName`.
     pub path: String,
@@ -85,7 +85,7 @@ pub struct PropertyChange {
     pub parameter: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ResourceChange {
     pub logical_id: String,
     pub resource_type: String,
@@ -105,7 +105,7 @@ impl ResourceChange {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ParameterChange {
     pub name: String,
     pub before: Option<String>,
@@ -113,7 +113,7 @@ pub struct ParameterChange {
 }
 
 /// Everything a deploy would change, by resource, parameter and output.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TemplateDiff {
     pub resources: Vec<ResourceChange>,
     pub parameters: Vec<ParameterChange>,

@@ -15,7 +15,7 @@ use crate::record::{self, DeploymentKind};
 use crate::stack;
 
 /// One property that differs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PropertyDrift {
     pub path: String,
     pub expected: Option<String>,
@@ -25,7 +25,7 @@ pub struct PropertyDrift {
 }
 
 /// A resource that is not as the stack says.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ResourceDrift {
     pub logical_id: String,
     pub resource_type: String,
@@ -35,7 +35,7 @@ pub struct ResourceDrift {
 }
 
 /// Everything `drift` found for one capability.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CapabilityDrift {
     pub capability: String,
     pub stack_name: String,

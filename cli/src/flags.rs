@@ -17,7 +17,7 @@ use crate::error::{nearest, Error, Result};
 pub const HANDLER_CACHE_SECONDS: u64 = 60;
 
 /// A flag the project knows: its name, kind and capability.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FlagSpec {
     pub name: String,
     pub kind: FlagKind,
@@ -144,7 +144,7 @@ pub async fn write(
 }
 
 /// One flag value held in SSM.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, PartialEq)]
 pub struct Stored {
     pub value: String,
     pub version: i64,
@@ -201,7 +201,7 @@ fn rfc3339(t: &aws_smithy_types::DateTime) -> Option<String> {
 }
 
 /// Where a flag's effective value comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
     /// `/stackpro/<env>/flags/tenants/<tenant>/<KEY>`
@@ -223,7 +223,7 @@ impl std::fmt::Display for Origin {
 }
 
 /// One flag's effective value for the environment (or a tenant), and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Effective {
     pub name: String,
     pub capability: String,

@@ -80,7 +80,7 @@ pub fn needed(capability: &str, needs: &Needs, keep: usize) -> BTreeMap<String, 
 }
 
 /// One object's verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Verdict {
     pub key: String,
     pub capability: String,

@@ -5,6 +5,7 @@
 //! dispatches; [`config`] and [`render`] turn the project's files into documents
 //! (no network); [`aws`] is the only door to AWS.
 
+pub mod api;
 pub mod aws;
 pub mod build;
 pub mod code_path;
@@ -24,6 +25,7 @@ pub mod project;
 pub mod record;
 pub mod release;
 pub mod render;
+pub mod schema;
 pub mod stack;
 pub mod tail;
 pub mod template;

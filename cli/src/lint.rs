@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::project::Project;
 
 /// One finding of cfn-lint.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     pub file: PathBuf,
     pub level: String,
@@ -150,7 +150,7 @@ pub struct CheckovRun {
 }
 
 /// A check a template suppresses (`Metadata.checkov.skip`), and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Suppressed {
     pub file: PathBuf,
     pub resource: String,

@@ -19,7 +19,7 @@ use crate::render::hex;
 use crate::stack::ChangeSet;
 
 /// What a deploy decided for one capability.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// No stack yet: create it.
@@ -255,7 +255,7 @@ pub fn behind_note(
 }
 
 /// A stateful resource a change would remove or replace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Loss {
     pub logical_id: String,
     pub resource_type: String,
@@ -365,7 +365,7 @@ pub fn after_change_set(
 
 /// A stateful resource of the template that can be brought into a new stack with a
 /// resource import, by the property that names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Importable {
     pub logical_id: String,
     pub resource_type: String,

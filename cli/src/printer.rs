@@ -27,6 +27,27 @@ pub enum OutputFormat {
 pub trait Report: Serialize + std::fmt::Display {}
 impl<T: Serialize + std::fmt::Display> Report for T {}
 
+/// What `--output json` prints on stdout when a command fails: one line, after whatever
+/// the command printed before it.
+#[derive(Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorDocument {
+    pub error: ErrorBody,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// What failed, naming the object.
+    pub message: String,
+    /// Why, outermost first.
+    pub causes: Vec<String>,
+    /// What to do next.
+    pub help: Option<String>,
+    /// The process's exit code (1: the operation failed, 2: bad usage or configuration).
+    pub exit_code: i32,
+}
+
 pub struct Printer {
     format: OutputFormat,
     color: bool,
@@ -121,15 +142,15 @@ impl Printer {
             eprintln!("  {help_label}: {help}");
         }
         if self.format == OutputFormat::Json {
-            let doc = serde_json::json!({
-                "error": {
-                    "message": error.to_string(),
-                    "causes": causes,
-                    "help": help,
-                    "exit_code": error.exit_status().code(),
-                }
-            });
-            println!("{doc}");
+            let doc = ErrorDocument {
+                error: ErrorBody {
+                    message: error.to_string(),
+                    causes,
+                    help,
+                    exit_code: error.exit_status().code(),
+                },
+            };
+            println!("{}", serde_json::to_string(&doc).unwrap_or_default());
         }
     }
 }

@@ -19,7 +19,7 @@ pub fn records_path(env: &str) -> String {
 }
 
 /// One deployment of a capability.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize, PartialEq)]
 pub struct Deployment {
     /// RFC 3339 time the deploy finished.
     pub time: String,

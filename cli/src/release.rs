@@ -13,7 +13,7 @@ use crate::record::Deployment;
 use crate::render::LIVE_ALIAS;
 
 /// What the live alias serves now.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Live {
     pub version: String,
     /// A canary: the other version and the share of traffic it gets.
@@ -253,7 +253,7 @@ pub async fn alarms_firing(ctx: &AwsContext, stack_name: &str) -> Result<Vec<Str
 }
 
 /// How a watched canary ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "verdict")]
 pub enum CanaryVerdict {
     /// The period passed with no alarm: promote.

@@ -37,7 +37,7 @@ const BOOTSTRAP_TEMPLATE: &str = "templates/bootstrap.yaml.j2";
 pub const ARTIFACT_NONCURRENT_DAYS: u32 = 90;
 
 /// Every document rendered for one capability in one environment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Rendered {
     pub capability: String,
     pub environment: String,
@@ -86,7 +86,7 @@ pub fn bootstrap_stack_name(env: &str) -> String {
 }
 
 /// One SSM parameter a capability's stack writes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SsmEntry {
     /// The CloudFormation logical id of the parameter.
@@ -292,7 +292,7 @@ fn check_ssm_entries(entries: &[SsmEntry], own_path: &str) -> std::result::Resul
 
 /// The values templates see. Every name derived from the capability and environment is
 /// computed here once, so templates only place them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Context {
     env: EnvView,
     cap: CapView,
@@ -313,7 +313,7 @@ struct Context {
     environment_variables: BTreeMap<String, serde_json::Value>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct EnvView {
     name: String,
     region: String,
@@ -326,7 +326,7 @@ struct EnvView {
     customer_managed_key: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct CapView {
     name: String,
     description: String,
@@ -336,7 +336,7 @@ struct CapView {
     iam: Vec<crate::config::IamStatement>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct RouteView {
     key: String,
     method: String,
@@ -344,7 +344,7 @@ struct RouteView {
     logical_id: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct TableView {
     name: String,
     logical_id: String,
@@ -355,7 +355,7 @@ struct TableView {
     ttl_attribute: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct BucketView {
     name: String,
     logical_id: String,
@@ -366,7 +366,7 @@ struct BucketView {
     description: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct LambdaView {
     memory_mb: u32,
     timeout_seconds: u32,
@@ -376,7 +376,7 @@ struct LambdaView {
     tracing: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct AlarmView {
     error_rate_percent: f64,
     error_rate_minutes: u32,

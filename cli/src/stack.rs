@@ -21,7 +21,7 @@ pub async fn describe(ctx: &AwsContext, name: &str) -> Result<Option<Stack>> {
 }
 
 /// What a create-or-update did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Applied {
     Created,
@@ -206,7 +206,7 @@ impl Default for Backoff {
 }
 
 /// What a deploy does with the stack it found, decided from its status alone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "state", content = "status")]
 pub enum StackState {
     /// No stack: create it.
@@ -268,7 +268,7 @@ pub fn classify(status: Option<&StackStatus>, capability: &str, env: &str) -> St
 }
 
 /// A stack event as reported to people and programs.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, serde::Deserialize)]
 pub struct Event {
     pub event_id: String,
     /// RFC 3339.
@@ -311,7 +311,7 @@ impl Event {
 }
 
 /// A resource that failed, with its reason.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Failure {
     pub logical_id: String,
     pub resource_type: String,
@@ -523,7 +523,7 @@ pub async fn watch(
 }
 
 /// A change set's view of one resource change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ChangeSetChange {
     pub action: String,
     pub logical_id: String,
@@ -535,7 +535,7 @@ pub struct ChangeSetChange {
 }
 
 /// A created change set: its id and what it would do (empty when it found no changes).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ChangeSet {
     pub id: String,
     pub name: String,

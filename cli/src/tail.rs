@@ -16,7 +16,18 @@ use crate::aws::AwsContext;
 use crate::error::{Error, Result};
 
 /// Log levels the handlers write, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    clap::ValueEnum,
+    Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Trace,
@@ -40,7 +51,7 @@ impl Level {
 }
 
 /// One log event of one capability.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LogLine {
     pub capability: String,
     pub log_group: String,

@@ -11,7 +11,7 @@ fn client(ctx: &AwsContext) -> &aws_sdk_sts::Client {
 }
 
 /// Who the credentials belong to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CallerIdentity {
     pub account: String,
     pub arn: String,

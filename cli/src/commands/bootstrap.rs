@@ -20,7 +20,7 @@ pub struct BootstrapArgs {
     pub env: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct BootstrapReport {
     pub environment: String,
     pub stack_name: String,

@@ -23,14 +23,14 @@ pub struct BuildArgs {
     pub env: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct BuildReport {
     pub artifacts: Vec<Artifact>,
     /// Capabilities without a handler crate yet, with the reason (only when none was named).
     pub skipped: Vec<Skipped>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Skipped {
     pub capability: String,
     pub reason: String,

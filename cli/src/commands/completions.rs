@@ -123,7 +123,7 @@ pub fn run_man(args: ManArgs, printer: &Printer) -> Result<()> {
 }
 
 /// Writes generated text to stdout; a closed pipe (`| head`) is not an error.
-fn write_stdout(bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_stdout(bytes: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),

@@ -58,7 +58,7 @@ pub struct DeployArgs {
     pub watch: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DeployReport {
     pub environment: String,
     pub dry_run: bool,
@@ -66,7 +66,7 @@ pub struct DeployReport {
     pub duration_ms: u128,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CapabilityReport {
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -149,6 +149,9 @@ fn write_deployed(f: &mut fmt::Formatter<'_>, o: &Outcome) -> fmt::Result {
     for key in ["ApiUrl", "FunctionName", "AliasArn"] {
         if let Some(v) = o.outputs.get(key) {
             writeln!(f, "{key:>12} {v}")?;
+            if crate::api::is_unresolved(v) {
+                writeln!(f, "{:>12} ({})", "", crate::api::EMULATOR_ONLY)?;
+            }
         }
     }
     for (k, v) in &o.outputs {
@@ -606,6 +609,17 @@ async fn execute_all(
     done.into_iter().map(|(_, r)| r).collect()
 }
 
+/// A `{"type": "plan"}` line of `deploy --output json`: one capability's preview.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct PlanLine<'a> {
+    pub decision: &'a crate::deploy::Decision,
+    pub stack_name: &'a str,
+    pub diff: &'a crate::diff::TemplateDiff,
+    pub change_set: &'a Option<crate::stack::ChangeSet>,
+    pub refusal: &'a Option<String>,
+    pub notes: &'a [String],
+}
+
 /// The preview of one capability: the stack's state notes, the diff, the change set's
 /// own view, and the guard's verdict.
 fn show_plan(progress: &Progress, plan: &Plan) {
@@ -613,14 +627,14 @@ fn show_plan(progress: &Progress, plan: &Plan) {
     progress.json(
         "plan",
         Some(cap),
-        &serde_json::json!({
-            "decision": plan.decision,
-            "stack_name": plan.stack_name,
-            "diff": plan.diff,
-            "change_set": plan.change_set,
-            "refusal": plan.refusal,
-            "notes": plan.notes,
-        }),
+        &PlanLine {
+            decision: &plan.decision,
+            stack_name: &plan.stack_name,
+            diff: &plan.diff,
+            change_set: &plan.change_set,
+            refusal: &plan.refusal,
+            notes: &plan.notes,
+        },
     );
     let mut text = String::new();
     let head = match plan.decision {

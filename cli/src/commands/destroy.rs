@@ -30,7 +30,7 @@ pub struct DestroyArgs {
     pub force: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DestroyReport {
     pub capability: String,
     pub environment: String,

@@ -44,7 +44,7 @@ pub struct DevArgs {
     pub dry_run: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DevReport {
     pub environment: String,
     pub endpoint: String,
@@ -56,7 +56,7 @@ pub struct DevReport {
     pub token_hint: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Served {
     pub capability: String,
     pub binary: String,

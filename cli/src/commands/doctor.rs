@@ -20,7 +20,7 @@ pub struct DoctorArgs {
     pub env: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DoctorReport {
     pub environment: String,
     pub region: String,
@@ -33,7 +33,7 @@ pub struct DoctorReport {
     pub tools: Vec<Tool>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Tool {
     pub name: &'static str,
     pub path: Option<PathBuf>,

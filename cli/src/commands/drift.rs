@@ -23,7 +23,7 @@ pub struct DriftArgs {
     pub env: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DriftReport {
     pub environment: String,
     pub drifted: bool,

@@ -73,7 +73,7 @@ pub enum FlagsAction {
     },
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct FlagsReport {
     pub environment: String,
     pub tenant: Option<String>,
@@ -120,7 +120,7 @@ impl fmt::Display for FlagsReport {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Change {
     /// `set` or `unset`.
     pub action: &'static str,
@@ -132,7 +132,7 @@ pub struct Change {
     pub after_origin: Origin,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ChangeReport {
     pub environment: String,
     pub tenant: Option<String>,
@@ -158,7 +158,7 @@ impl fmt::Display for ChangeReport {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct HistoryEntry {
     pub version: i64,
     pub value: String,
@@ -166,7 +166,7 @@ pub struct HistoryEntry {
     pub changed_by: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct HistoryReport {
     pub name: String,
     pub parameter: String,

@@ -51,7 +51,7 @@ fn parse_age(s: &str) -> std::result::Result<u64, String> {
     Ok(n * unit)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct GcReport {
     pub environment: String,
     pub bucket: String,

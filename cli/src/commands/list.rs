@@ -13,13 +13,13 @@ use crate::printer::Printer;
 #[derive(Debug, Args)]
 pub struct ListArgs {}
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ListReport {
     pub capabilities: Vec<CapabilitySummary>,
     pub environments: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CapabilitySummary {
     pub name: String,
     pub description: String,

@@ -22,9 +22,12 @@ pub mod drift;
 pub mod flags;
 pub mod gc;
 pub mod list;
+pub mod metrics;
+pub mod new;
 pub mod promote;
 pub mod render;
 pub mod rollback;
+pub mod schema;
 pub mod status;
 pub mod tail;
 pub mod validate;
@@ -76,6 +79,9 @@ pub enum Command {
     Deploy(deploy::DeployArgs),
     /// Show capabilities' stack state, last deployment, outputs, live version and alarms
     Status(status::StatusArgs),
+    /// Requests, error rate, p95 latency, degraded share and throttles per capability
+    /// from CloudWatch, as sparklines with the alarms' thresholds marked
+    Metrics(metrics::MetricsArgs),
     /// Find what differs from what the stacks say: CloudFormation drift detection per
     /// resource and property, and deployments the stacks do not know of (exit 1 on drift)
     Drift(drift::DriftArgs),
@@ -96,6 +102,8 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// List the capabilities and environments of the project
     List(list::ListArgs),
+    /// Scaffold a new capability that validates, builds and passes its tests at once
+    New(new::NewArgs),
     /// Serve capabilities' handlers on 127.0.0.1 against the local emulator
     Dev(dev::DevArgs),
     /// Print a shell completion script (with the project's capability and environment
@@ -103,6 +111,8 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the manual page, or write one per command into a directory
     Man(completions::ManArgs),
+    /// Print the JSON Schema of a command's `--output json` (or list every command's)
+    Schema(schema::SchemaArgs),
 }
 
 impl Cli {
@@ -114,6 +124,7 @@ impl Cli {
             Command::Build(args) => build::run(args, &self.global, printer),
             Command::Deploy(args) => deploy::run(args, &self.global, printer),
             Command::Status(args) => status::run(args, &self.global, printer),
+            Command::Metrics(args) => metrics::run(args, &self.global, printer),
             Command::Drift(args) => drift::run(args, &self.global, printer),
             Command::Gc(args) => gc::run(args, &self.global, printer),
             Command::Destroy(args) => destroy::run(args, &self.global, printer),
@@ -123,9 +134,11 @@ impl Cli {
             Command::Tail(args) => tail::run(args, &self.global, printer),
             Command::Doctor(args) => doctor::run(args, &self.global, printer),
             Command::List(args) => list::run(args, &self.global, printer),
+            Command::New(args) => new::run(args, &self.global, printer),
             Command::Dev(args) => dev::run(args, &self.global, printer),
             Command::Completions(args) => completions::run(args, &self.global, printer),
             Command::Man(args) => completions::run_man(args, printer),
+            Command::Schema(args) => schema::run(args, printer),
         }
     }
 }

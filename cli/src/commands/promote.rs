@@ -26,7 +26,7 @@ pub struct PromoteArgs {
     pub yes: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PromoteReport {
     pub capability: String,
     pub environment: String,

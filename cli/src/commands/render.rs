@@ -24,13 +24,13 @@ pub struct RenderArgs {
     pub out: Option<PathBuf>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct RenderReport {
     pub environment: String,
     pub documents: Vec<RenderedFiles>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct RenderedFiles {
     pub capability: String,
     pub stack_name: String,

@@ -51,7 +51,7 @@ pub struct RollbackArgs {
     pub yes: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct RollbackReport {
     pub capability: String,
     pub environment: String,

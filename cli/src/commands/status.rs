@@ -9,6 +9,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::GlobalArgs;
+use crate::api::{self, ApiCheck};
 use crate::aws::AwsContext;
 use crate::error::{Error, Result};
 use crate::printer::Printer;
@@ -25,13 +26,13 @@ pub struct StatusArgs {
     pub env: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct StatusReport {
     pub environment: String,
     pub capabilities: Vec<CapabilityStatus>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Canary {
     pub version: String,
     pub weight: f64,
@@ -39,14 +40,14 @@ pub struct Canary {
 
 /// What the last drift detection (`stackpro drift`, or any other) found, as
 /// DescribeStacks carries it: no request of its own.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct KnownDrift {
     /// `DRIFTED` or `IN_SYNC`.
     pub status: String,
     pub checked_at: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CapabilityStatus {
     pub capability: String,
     pub stack_name: String,
@@ -70,6 +71,9 @@ pub struct CapabilityStatus {
     pub alarms_in_alarm: Vec<String>,
     /// Failed resources of the last operation, with their reasons (failed stacks only).
     pub failures: Vec<stack::Failure>,
+    /// The HTTP API against the contract's routes and the environment's stage settings
+    /// (none when there is no stack).
+    pub api: Option<ApiCheck>,
 }
 
 impl fmt::Display for StatusReport {
@@ -125,8 +129,29 @@ impl fmt::Display for StatusReport {
             }
             for key in ["ApiUrl", "FunctionName", "AliasArn"] {
                 if let Some(v) = c.outputs.get(key) {
-                    writeln!(f, "  {key:<13} {v}")?;
+                    if api::is_unresolved(v) {
+                        writeln!(
+                            f,
+                            "  {key:<13} {v}\n                ({})",
+                            api::EMULATOR_ONLY
+                        )?;
+                    } else {
+                        writeln!(f, "  {key:<13} {v}")?;
+                    }
                 }
+            }
+            match &c.api {
+                Some(check) if check.is_problem() => {
+                    writeln!(f, "  API DIFFERS   {}", api::summary(check))?;
+                }
+                Some(check) if check.state == api::ApiState::Ok => {
+                    writeln!(f, "  api           {}", api::summary(check))?;
+                }
+                // Not checked: the ApiUrl line above says why (emulator-only), or:
+                Some(check) if check.api_id.is_none() => {
+                    writeln!(f, "  api           {}", api::summary(check))?;
+                }
+                _ => {}
             }
             for (k, v) in c
                 .outputs
@@ -176,14 +201,29 @@ pub fn run(args: StatusArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         for (i, cap) in caps.iter().enumerate() {
             let (ctx, env_name) = (ctx.clone(), env.name.clone());
             let (stack_name, name) = (env.stack_name(&cap.name), cap.name.clone());
+            let routes: Vec<String> = cap.routes.iter().map(|r| r.key()).collect();
+            let throttle = env.api.throttle.clone();
             tasks.spawn(async move {
-                (
-                    i,
-                    capability_status(&ctx, &env_name, &stack_name, &name).await,
-                )
+                let status = match capability_status(&ctx, &env_name, &stack_name, &name).await {
+                    Ok(mut status) => {
+                        if status.status != "NOT_DEPLOYED" {
+                            status.api = Some(
+                                check_api(&ctx, &status.outputs, &routes, throttle.as_ref())
+                                    .await?,
+                            );
+                        }
+                        Ok(status)
+                    }
+                    Err(e) => Err(e),
+                };
+                Ok::<_, Error>((i, status))
             });
         }
-        let mut done = tasks.join_all().await;
+        let mut done = tasks
+            .join_all()
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
         done.sort_by_key(|d| d.0);
         let out = done
             .into_iter()
@@ -208,7 +248,39 @@ pub fn run(args: StatusArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
             env.name
         )));
     }
+    let differs: Vec<String> = report
+        .capabilities
+        .iter()
+        .filter_map(|c| {
+            let check = c.api.as_ref().filter(|a| a.is_problem())?;
+            Some(format!("{}: {}", c.capability, api::summary(check)))
+        })
+        .collect();
+    if !differs.is_empty() {
+        return Err(Error::Failed(format!(
+            "the HTTP API of {} in {} is not what the stack and contract say ({}); `stackpro deploy` puts it back",
+            differs.iter().map(|d| d.split(':').next().unwrap_or_default()).collect::<Vec<_>>().join(", "),
+            env.name,
+            differs.join("; ")
+        )));
+    }
     Ok(())
+}
+
+/// The capability's HTTP API, read through API Gateway by the stack's `ApiId` output and
+/// held against the contract's routes and the environment's throttle.
+async fn check_api(
+    ctx: &AwsContext,
+    outputs: &BTreeMap<String, String>,
+    routes: &[String],
+    throttle: Option<&crate::config::Throttle>,
+) -> Result<ApiCheck> {
+    let id = match api::api_id(outputs.get("ApiId").map(String::as_str)) {
+        Ok(id) => id,
+        Err(not_checked) => return Ok(*not_checked),
+    };
+    let found = crate::aws::apigateway::http_api(ctx, &id).await?;
+    Ok(api::compare(&id, routes, throttle, found))
 }
 
 /// Everything `status` says about one capability.
@@ -242,6 +314,7 @@ pub async fn capability_status(
             drift: None,
             alarms_in_alarm: Vec::new(),
             failures: Vec::new(),
+            api: None,
         });
     };
     let status = found
@@ -303,6 +376,7 @@ pub async fn capability_status(
         alarms_in_alarm,
         failures,
         status,
+        api: None,
     })
 }
 

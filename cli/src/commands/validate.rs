@@ -28,7 +28,7 @@ pub struct ValidateArgs {
     pub no_checkov: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ValidateReport {
     /// The cfn-lint that ran, or why none did.
     pub cfn_lint: LintStatus,
@@ -43,14 +43,14 @@ pub struct ValidateReport {
     pub warnings: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum LintStatus {
     Ran { path: PathBuf },
     Skipped { reason: String },
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct StackResult {
     pub environment: String,
     pub capability: String,

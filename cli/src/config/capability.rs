@@ -32,7 +32,7 @@ struct CapabilityFile {
 }
 
 /// The handler crate and binary that serve a capability.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Handler {
     pub package: String,
@@ -60,7 +60,7 @@ struct BucketFile {
     description: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyAttribute {
     pub name: String,
@@ -69,7 +69,7 @@ pub struct KeyAttribute {
 }
 
 /// DynamoDB key attribute types.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, schemars::JsonSchema, PartialEq, Eq)]
 pub enum AttributeType {
     S,
     N,
@@ -77,7 +77,7 @@ pub enum AttributeType {
 }
 
 /// An extra IAM statement the handler needs beyond its tables, SSM path and logs.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IamStatement {
     pub sid: String,
@@ -86,14 +86,14 @@ pub struct IamStatement {
     pub resources: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlarmOverrides {
     pub error_rate_percent: Option<f64>,
     pub p95_latency_ms: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LambdaOverrides {
     pub memory_mb: Option<u32>,
@@ -101,7 +101,7 @@ pub struct LambdaOverrides {
 }
 
 /// A DynamoDB table of a capability.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Table {
     /// Short name, unique within the capability (`threads`).
     pub name: String,
@@ -111,7 +111,7 @@ pub struct Table {
 }
 
 /// An S3 bucket of a capability: encrypted, private, TLS only, versioned, retained.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Bucket {
     /// Short name, unique within the capability (`export`): lower-case letters, digits
     /// and `-`.
@@ -181,7 +181,7 @@ pub fn longest_bucket_name(stack_name: &str, bucket: &str) -> usize {
 }
 
 /// An API route: `GET /v1/threads/{thread_id}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Route {
     pub method: String,
     pub path: String,
@@ -194,7 +194,7 @@ impl Route {
 }
 
 /// A capability, checked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Capability {
     pub name: String,
     pub description: String,
@@ -494,7 +494,7 @@ fn conventional_kind(suffix: &str) -> Option<FlagKind> {
 }
 
 /// Lower-case letters and digits, starting with a letter.
-pub(crate) fn is_name(name: &str) -> bool {
+pub fn is_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())

@@ -44,7 +44,18 @@ struct EnvFile {
 }
 
 /// The instruction set an environment's functions run on, and what handlers are built for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Deserialize,
+    Serialize,
+    schemars::JsonSchema,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
     #[default]
@@ -81,7 +92,9 @@ impl std::fmt::Display for Architecture {
 }
 
 /// CloudFormation's deployment mode for this environment's stack operations.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DeploymentMode {
     /// Operations complete when every resource is ready to serve traffic.
@@ -94,14 +107,14 @@ pub enum DeploymentMode {
 }
 
 /// A deploy path that skips CloudFormation, allowed per environment (`fast_paths`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FastPath {
     /// `stackpro deploy --code`: only the function's code, through the Lambda API.
     Code,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LambdaSettings {
     pub memory_mb: u32,
@@ -116,7 +129,9 @@ pub struct LambdaSettings {
 }
 
 /// Lambda's X-Ray tracing mode (`TracingConfig.Mode`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Tracing {
     /// Lambda samples requests and records a trace of each sampled one.
@@ -137,7 +152,7 @@ impl Tracing {
 }
 
 /// Limits on each capability's HTTP API stage. Per-tenant limits are the handler's.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSettings {
     #[serde(default)]
@@ -145,7 +160,7 @@ pub struct ApiSettings {
 }
 
 /// API Gateway's stage throttling: a steady rate and the burst above it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Throttle {
     pub rate_per_second: f64,
@@ -153,7 +168,7 @@ pub struct Throttle {
 }
 
 /// Keys for data at rest.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EncryptionSettings {
     /// One customer-managed KMS key per capability stack (about $1 a month each) for its
@@ -164,7 +179,7 @@ pub struct EncryptionSettings {
     pub customer_managed_key: bool,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlarmSettings {
     pub error_rate: ErrorRateAlarm,
@@ -174,14 +189,14 @@ pub struct AlarmSettings {
     pub notify: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorRateAlarm {
     pub threshold_percent: f64,
     pub period_minutes: u32,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LatencyAlarm {
     pub threshold_ms: f64,
@@ -197,7 +212,7 @@ struct FlagsFile {
 }
 
 /// An environment, checked against the capability catalogue.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct EnvConfig {
     pub name: String,
     #[serde(skip)]

@@ -6,6 +6,9 @@ mod env;
 pub mod flags;
 mod yaml;
 
+/// Whether a name can name a capability: lower-case letters and digits, starting with a
+/// letter, at most 24.
+pub use capability::is_name as is_capability_name;
 pub use capability::{
     bucket_name, longest_bucket_name, pascal_case, AttributeType, Bucket, Capability, IamStatement,
     KeyAttribute, Location, Route, Table, LONGEST_REGION, MAX_BUCKET_NAME,

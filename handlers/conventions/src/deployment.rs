@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// How the live version got where a deployment record says it is. Records store it as
 /// its kebab-case name (`rollback-full`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum DeploymentKind {
     /// `stackpro deploy` through CloudFormation: the stack runs the record's fingerprint.

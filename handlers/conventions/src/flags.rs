@@ -40,6 +40,21 @@ impl Serialize for FlagValue {
     }
 }
 
+/// Serialized as its text (`true`, `v2`), as SSM and Lambda's environment hold it.
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for FlagValue {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FlagValue".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A flag's value as text: `true`, `false`, a version (`v2`) or a short string"
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for FlagValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct FlagVisitor;
@@ -61,6 +76,7 @@ impl<'de> Deserialize<'de> for FlagValue {
 
 /// What kind of value a flag takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FlagKind {
     /// `true` or `false`.

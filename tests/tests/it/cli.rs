@@ -88,7 +88,128 @@ pub fn stackpro_with(project: &Path, args: &[&str], vars: &[(&str, &str)]) -> Ru
         !run.stderr.contains("panicked"),
         "stackpro panicked:\n{run:?}"
     );
+    check_json_output(args, &run);
     run
+}
+
+/// The output schema a command line's `--output json` is held to: the command as typed
+/// (`flags set`), none for a command that prints no JSON or a run without `--output json`.
+fn schema_command(args: &[&str]) -> Option<String> {
+    let json = args
+        .windows(2)
+        .any(|w| w[0] == "--output" && w[1] == "json")
+        || args.contains(&"--output=json");
+    if !json {
+        return None;
+    }
+    let all = stackpro::schema::all();
+    let top = args
+        .iter()
+        .find(|a| all.iter().any(|s| s.command.split(' ').next() == Some(**a)))?;
+    // A command with subcommands (`flags set`, `new capability`): the word after it.
+    if all
+        .iter()
+        .any(|s| s.command.starts_with(&format!("{top} ")))
+    {
+        let sub = args.iter().skip_while(|a| *a != top).nth(1)?;
+        return Some(format!("{top} {sub}"));
+    }
+    Some(top.to_string())
+}
+
+/// Checks what a run printed on stdout against the command's schema in docs/schemas/
+/// (and an `{"error": ...}` against the error document's): one document, or one
+/// object per line. Each command checked leaves its name under the test target
+/// directory's `schema-checked/`, which scripts/schema-coverage.sh counts.
+fn check_json_output(args: &[&str], run: &Run) {
+    let Some(command) = schema_command(args) else {
+        return;
+    };
+    let schema = stackpro::schema::find(&command)
+        .unwrap_or_else(|| panic!("no output schema for `{command}`"));
+    let validator = committed_validator(&schema.file_name());
+    let error_validator = committed_validator("error.schema.json");
+    let values: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&run.stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| {
+            panic!("`{command} --output json` printed what is not JSON ({e}):\n{run:?}")
+        });
+    let mut reports = 0;
+    for value in &values {
+        let is_error = value
+            .as_object()
+            .is_some_and(|o| o.len() == 1 && o.contains_key("error"));
+        let v = if is_error {
+            &error_validator
+        } else {
+            &validator
+        };
+        reports += usize::from(!is_error);
+        if is_error {
+            let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("schema-checked");
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(dir.join("error"), "");
+        }
+        if let Err(e) = v.validate(value) {
+            panic!(
+                "`{command} --output json` printed a value its schema docs/schemas/{} does not allow: {e} at {}\nvalue: {value}",
+                if is_error { "error.schema.json".to_string() } else { schema.file_name() },
+                e.instance_path()
+            );
+        }
+    }
+    if schema.shape == stackpro::schema::Shape::Document {
+        assert!(
+            reports <= 1,
+            "`{command}` printed {reports} documents, not one:\n{run:?}"
+        );
+    } else {
+        for line in run.stdout.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(
+                serde_json::from_str::<serde_json::Value>(line).is_ok(),
+                "`{command}` prints one JSON object per line, but this line is not one: {line}"
+            );
+        }
+    }
+    if !values.is_empty() {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("schema-checked");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(command.replace(' ', "-")), "");
+    }
+}
+
+/// Checks one report a command would print (made by the library, where the binary
+/// cannot reach the state: recorded answers) against the command's committed schema.
+pub fn check_report(command: &str, report: &impl serde::Serialize) {
+    let schema = stackpro::schema::find(command).unwrap();
+    let value = serde_json::to_value(report).unwrap();
+    if let Err(e) = committed_validator(&schema.file_name()).validate(&value) {
+        panic!(
+            "docs/schemas/{} does not allow: {e} at {}\nvalue: {value}",
+            schema.file_name(),
+            e.instance_path()
+        );
+    }
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("schema-checked");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join(command.replace(' ', "-")), "");
+}
+
+/// The validator of a committed schema file under docs/schemas/.
+fn committed_validator(file: &str) -> jsonschema::Validator {
+    let path = project_root().join("docs/schemas").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "read {}: {e} (stackpro schema --out-dir docs/schemas)",
+            path.display()
+        )
+    });
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{} is not a valid JSON Schema: {e}", path.display()))
 }
 
 /// Dummy static credentials: the emulator accepts any, and nothing real is ever set.

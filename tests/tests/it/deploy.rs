@@ -322,6 +322,27 @@ async fn deploy_creates_then_is_up_to_date_then_updates_then_guards_the_table() 
         "stackpro-messaging-sandbox-threads"
     );
     assert_eq!(c["unhealthy"], false);
+    // The emulator's CloudFormation creates no API: the API check says so and does not
+    // fail the gate, and the text names the unresolved URL as the emulator's.
+    assert_eq!(c["api"]["state"], "not_checked", "{c}");
+    assert_eq!(c["api"]["api_id"], "${HttpApi}");
+    assert!(
+        c["api"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("emulator-only value"),
+        "{c}"
+    );
+    let text = run(
+        &project,
+        &emulator,
+        &["status", "messaging", "--env", "sandbox"],
+    );
+    assert_eq!(text.code, 0, "{text:?}");
+    assert!(
+        text.stderr.contains("https://${HttpApi}.execute-api.eu-west-1.amazonaws.com\n                (emulator-only value: the emulator's CloudFormation creates no API Gateway resources"),
+        "{text:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,7 @@
 //! Integration tests of stackpro, one binary with one module per area.
 
+/// `status`'s HTTP API check through the real API Gateway client, on the emulator.
+mod api;
 /// `stackpro bootstrap` against the local emulator.
 mod bootstrap;
 /// `stackpro build` with the real cargo-lambda on a tiny handler crate.
@@ -29,10 +31,18 @@ mod hardening;
 mod hostile;
 /// Malformed configuration: exact messages, exit code 2, no panics.
 mod malformed;
+/// `stackpro metrics`: recorded GetMetricData answers, and the emulator's sums.
+mod metrics;
+/// `stackpro new capability`: the scaffold validates and passes its tests at once.
+mod new;
+/// What the main commands print, text and JSON, as insta snapshots.
+mod output;
 /// Stack states and events the emulator cannot produce, on recorded CloudFormation answers.
 mod recorded;
 /// Fast and full rollbacks, canaries and promote against the local emulator.
 mod release;
+/// The JSON Schemas of every command's output, and `stackpro schema`.
+mod schemas;
 /// Every rendered document of every capability and environment, as insta snapshots.
 mod snapshots;
 /// `stackpro tail` over the local emulator's log groups.

@@ -756,6 +756,16 @@ async fn drift_names_each_changed_property_and_the_code_the_stack_does_not_know(
     assert!(!clean.drifted, "{clean:?}");
     assert_eq!(clean.stack_drift_status, "IN_SYNC");
     assert!(clean.resources.is_empty() && clean.outside_stack.is_empty());
+
+    // What `stackpro drift --output json` prints of the two is what its schema says.
+    crate::cli::check_report(
+        "drift",
+        &stackpro::commands::drift::DriftReport {
+            environment: "sandbox".into(),
+            drifted: true,
+            capabilities: vec![found, clean],
+        },
+    );
 }
 
 #[tokio::test]

@@ -340,9 +340,18 @@ async fn a_canary_rolls_back_on_an_alarm_and_is_promoted_when_healthy() {
     let promote = run(
         &project,
         &emulator,
-        &["promote", "messaging", "--env", "sandbox"],
+        &[
+            "promote",
+            "messaging",
+            "--env",
+            "sandbox",
+            "--output",
+            "json",
+        ],
     );
     assert_eq!(promote.code, 0, "{promote:?}");
+    let report: Value = serde_json::from_str(&promote.stdout).unwrap();
+    assert_eq!(report["capability"], "messaging", "{report}");
     assert_eq!(lambda.live().await, (canary_version, vec![]));
     let again = run(
         &project,
