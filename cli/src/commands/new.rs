@@ -51,7 +51,8 @@ pub struct NewReport {
     pub capability: String,
     /// Files written, relative to the project.
     pub created: Vec<String>,
-    /// Files changed: the environment files (the capability's flags) and Cargo.toml.
+    /// Files changed: the environment files (the capability's flags), Cargo.toml and
+    /// Cargo.lock (the new crate, nothing else).
     pub edited: Vec<String>,
     /// What to run next.
     pub next: Vec<String>,
@@ -185,14 +186,35 @@ fn capability(
             "rustfmt could not run ({e}): run `cargo fmt -p stackpro-{name}` before CI's `cargo fmt --check`"
         )),
     }
+    // The new crate in Cargo.lock, nothing else moved, so `stackpro build` (`--locked`)
+    // and CI's `--locked` builds take it at once.
+    let locked = std::process::Command::new("cargo")
+        .args(["update", "--workspace", "--offline", "--quiet"])
+        .current_dir(project.root())
+        .output();
+    let lock_note = format!(
+        "Cargo.lock was not updated: run `cargo update --workspace` before `stackpro build {name}`"
+    );
+    match locked {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => notes.push(format!(
+            "{lock_note} (cargo: {})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => notes.push(format!("{lock_note} (cargo could not run: {e})")),
+    }
     let relative = |c: &Change| project.display_path(&c.path).display().to_string();
     Ok(NewReport {
         capability: name.to_string(),
         created: changes[..files_created].iter().map(relative).collect(),
-        edited: changes[files_created..].iter().map(relative).collect(),
+        edited: changes[files_created..]
+            .iter()
+            .map(relative)
+            .chain(notes.is_empty().then(|| "Cargo.lock".to_string()))
+            .collect(),
         next: vec![
             "stackpro validate".into(),
-            format!("cargo test -p stackpro-{name}   (updates Cargo.lock with the new crate)"),
+            format!("cargo test -p stackpro-{name}"),
             format!("stackpro build {name}"),
             format!("stackpro dev {name}"),
             format!("stackpro deploy {name} --env sandbox"),

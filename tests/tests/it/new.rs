@@ -77,9 +77,18 @@ fn a_new_capability_validates_and_its_tests_pass_straight_away() {
             "envs/local.yaml",
             "envs/production.yaml",
             "envs/sandbox.yaml",
-            "Cargo.toml"
+            "Cargo.toml",
+            "Cargo.lock"
         ])
     );
+    // The lock gained the new crate and nothing else: `--locked` builds take it.
+    let lock_before = std::fs::read_to_string(project_root().join("Cargo.lock")).unwrap();
+    let lock_after = std::fs::read_to_string(project.join("Cargo.lock")).unwrap();
+    let added: Vec<&str> = lock_after
+        .lines()
+        .filter(|l| l.starts_with("name = ") && !lock_before.contains(*l))
+        .collect();
+    assert_eq!(added, ["name = \"stackpro-inventory\""]);
     let production = std::fs::read_to_string(project.join("envs/production.yaml")).unwrap();
     assert!(
         production.contains("    CAP_INVENTORY_ENABLED: false\n    CAP_INVENTORY_VERSION: v1\n")
@@ -130,7 +139,7 @@ fn a_new_capability_validates_and_its_tests_pass_straight_away() {
         );
         stdout
     };
-    let tests = cargo(&["test", "-p", "stackpro-inventory", "--quiet"]);
+    let tests = cargo(&["test", "-p", "stackpro-inventory", "--locked", "--quiet"]);
     assert!(tests.contains("5 passed"), "{tests}");
     // As CI holds every crate: formatted, and clippy-clean with warnings as errors.
     cargo(&["fmt", "-p", "stackpro-inventory", "--", "--check"]);
