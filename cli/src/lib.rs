@@ -17,6 +17,7 @@ pub mod error;
 pub mod flags;
 pub mod gc;
 pub mod lint;
+pub mod money;
 pub mod planner;
 pub mod printer;
 pub mod progress;
