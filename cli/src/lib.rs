@@ -10,6 +10,7 @@ pub mod build;
 pub mod code_path;
 pub mod commands;
 pub mod config;
+pub mod cost;
 pub mod deploy;
 pub mod diff;
 pub mod drift;
