@@ -657,8 +657,9 @@ fn retention_text(retentions: &[u32]) -> String {
     let mut days: Vec<u32> = retentions.to_vec();
     days.sort();
     days.dedup();
+    let unit = if days == [1] { "day" } else { "days" };
     let days: Vec<String> = days.iter().map(u32::to_string).collect();
-    format!("{} days kept", days.join("/"))
+    format!("{} {unit} kept", days.join("/"))
 }
 
 /// The environment's fixed bill: every capability's resources together, less the free
