@@ -158,3 +158,21 @@ fn a_malformed_budget_is_a_configuration_error_naming_the_file_and_key() {
         }
     }
 }
+
+/// The whole report, text and JSON, under snapshot: a changed price, count or wording
+/// is a reviewed diff.
+#[test]
+fn cost_output_is_under_snapshot() {
+    let project = ProjectCopy::new();
+    let text = stackpro(project.path(), &["cost", "--env", "sandbox"]);
+    assert_eq!(text.code, 0, "{text:?}");
+    let json = stackpro(
+        project.path(),
+        &["cost", "--env", "production", "--output", "json"],
+    );
+    assert_eq!(json.code, 0, "{json:?}");
+    crate::snapshots::snapshot_settings().bind(|| {
+        insta::assert_snapshot!("cost__sandbox_text", text.stderr);
+        insta::assert_snapshot!("cost__production_json", json.stdout);
+    });
+}

@@ -11,7 +11,7 @@ use stackpro_tests::project_root;
 /// Snapshots are read from this clone's `tests/tests/it/snapshots`, found at run time:
 /// insta's default is the source directory compiled into the binary, which with a kept
 /// target directory shared by several clones (CI's) can be another clone's.
-fn snapshot_settings() -> insta::Settings {
+pub(crate) fn snapshot_settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(project_root().join("tests/tests/it/snapshots"));
     settings
