@@ -87,6 +87,10 @@ pub fn all() -> Vec<OutputSchema> {
             "metrics",
             "per capability: requests, error rate, p95 latency, degraded share, throttles",
         ),
+        document::<crate::cost::CostReport>(
+            "cost",
+            "per capability: the fixed monthly cost by resource, the free resources, per-use prices",
+        ),
         document::<drift::DriftReport>("drift", "per capability: drifted resources"),
         document::<gc::GcReport>("gc", "the objects kept and deleted, with reasons"),
         lines("destroy", "steps and stack events, then the summary", |g| {

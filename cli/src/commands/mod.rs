@@ -14,6 +14,7 @@ use crate::terminal::ColorChoice;
 pub mod bootstrap;
 pub mod build;
 pub mod completions;
+pub mod cost;
 pub mod deploy;
 pub mod destroy;
 pub mod dev;
@@ -71,6 +72,9 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Render everything, parse it back and run cfn-lint and checkov, for one or every environment
     Validate(validate::ValidateArgs),
+    /// Estimate an environment's fixed monthly cost from its rendered templates, beside
+    /// the prices it pays per use, and compare it with the environment's budget_usd
+    Cost(cost::CostArgs),
     /// Create or update the environment's artifact bucket (idempotent)
     Bootstrap(bootstrap::BootstrapArgs),
     /// Build handler crates into Lambda zips with cargo-lambda
@@ -120,6 +124,7 @@ impl Cli {
         match self.command {
             Command::Render(args) => render::run(args, &self.global, printer),
             Command::Validate(args) => validate::run(args, &self.global, printer),
+            Command::Cost(args) => cost::run(args, &self.global, printer),
             Command::Bootstrap(args) => bootstrap::run(args, &self.global, printer),
             Command::Build(args) => build::run(args, &self.global, printer),
             Command::Deploy(args) => deploy::run(args, &self.global, printer),

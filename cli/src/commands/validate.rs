@@ -8,10 +8,13 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
+use super::cost::estimate_rendered;
 use super::render::{write_document, write_rendered};
 use super::GlobalArgs;
+use crate::config::EnvConfig;
 use crate::error::{Error, Result};
 use crate::lint::{find_cfn_lint, find_checkov, run_cfn_lint, run_checkov, Finding, Suppressed};
+use crate::money::Usd;
 use crate::printer::Printer;
 use crate::render::Renderer;
 
@@ -39,8 +42,20 @@ pub struct ValidateReport {
     /// checkov's checks the templates suppress, each with its reason.
     pub checkov_suppressed: Vec<Suppressed>,
     pub results: Vec<StackResult>,
+    /// Each environment with a `budget_usd`: its estimated fixed monthly cost against it.
+    pub budgets: Vec<BudgetCheck>,
     pub errors: usize,
     pub warnings: usize,
+}
+
+/// An environment's estimated fixed monthly cost (`stackpro cost`) against its budget.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct BudgetCheck {
+    pub environment: String,
+    pub budget_usd: Usd,
+    /// None when the estimate could not be made (a region the price file lacks).
+    pub estimate_usd: Option<Usd>,
+    pub over: bool,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -121,6 +136,18 @@ impl fmt::Display for ValidateReport {
             }
             LintStatus::Skipped { reason } => writeln!(f, "{:>12} skipped: {reason}", "checkov")?,
         }
+        for budget in &self.budgets {
+            let verdict = match (&budget.estimate_usd, budget.over) {
+                (Some(estimate), true) => format!("estimate {estimate} a month is over"),
+                (Some(estimate), false) => format!("estimate {estimate} a month is within"),
+                (None, _) => "no estimate for".to_string(),
+            };
+            writeln!(
+                f,
+                "{:>12} {} {verdict} its budget of {} (stackpro cost --env {})",
+                "Budget", budget.environment, budget.budget_usd, budget.environment
+            )?;
+        }
         writeln!(
             f,
             "{:>12} {} stacks, {} error(s), {} warning(s)",
@@ -140,6 +167,7 @@ pub fn run(args: ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Result
 
     // Render and re-parse everything first: a broken template fails here, before lint.
     let mut results = Vec::new();
+    let mut budgets = Vec::new();
     for env in &envs {
         let bootstrap = renderer.render_bootstrap(env)?;
         let path = write_document(
@@ -157,6 +185,7 @@ pub fn run(args: ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Result
             template: path,
             findings: Vec::new(),
         });
+        let mut env_rendered = Vec::new();
         for cap in &catalogue.capabilities {
             let rendered = renderer.render(cap, env)?;
             let files = write_rendered(&out, &rendered)?;
@@ -168,7 +197,9 @@ pub fn run(args: ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Result
                 template: files.template,
                 findings: Vec::new(),
             });
+            env_rendered.push(rendered);
         }
+        budgets.extend(check_budget(printer, env, &env_rendered));
     }
 
     let files: Vec<PathBuf> = results.iter().map(|r| r.template.clone()).collect();
@@ -232,6 +263,7 @@ pub fn run(args: ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Result
         checkov_passed,
         checkov_suppressed,
         results,
+        budgets,
         errors,
         warnings,
     };
@@ -242,6 +274,41 @@ pub fn run(args: ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Result
         )));
     }
     Ok(())
+}
+
+/// The environment's estimated fixed monthly cost against its `budget_usd`, when it has
+/// one: a warning when over it (never an error: the exit code is the templates').
+fn check_budget(
+    printer: &Printer,
+    env: &EnvConfig,
+    rendered: &[crate::render::Rendered],
+) -> Option<BudgetCheck> {
+    let budget = env.budget_usd?;
+    let estimate = match estimate_rendered(env, rendered) {
+        Ok(report) => Some(report.fixed_monthly_usd),
+        Err(err) => {
+            printer.warn(&format!(
+                "the budget of environment {} ({budget}) was not checked: {err}",
+                env.name
+            ));
+            None
+        }
+    };
+    let over = estimate.is_some_and(|estimate| estimate > budget);
+    if let (Some(estimate), true) = (estimate, over) {
+        printer.warn(&format!(
+            "environment {}'s estimated fixed monthly cost {estimate} is over its budget_usd of {budget} ({}); see `stackpro cost --env {}`",
+            env.name,
+            env.file.file_name().map_or_else(String::new, |n| format!("envs/{}", n.to_string_lossy())),
+            env.name
+        ));
+    }
+    Some(BudgetCheck {
+        environment: env.name.clone(),
+        budget_usd: budget,
+        estimate_usd: estimate,
+        over,
+    })
 }
 
 /// A linter that did not run: because a flag said so (quietly), or because it is not

@@ -9,6 +9,7 @@ use super::flags::{self, FlagValue};
 use super::yaml::Source;
 use super::Catalogue;
 use crate::error::{nearest, Result};
+use crate::money::Usd;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,6 +42,9 @@ struct EnvFile {
     /// Which keys encrypt the stacks' data at rest (AWS's unless written).
     #[serde(default)]
     encryption: EncryptionSettings,
+    /// The estimated fixed monthly cost (`stackpro cost`) above which `validate` warns.
+    #[serde(default)]
+    budget_usd: Option<Usd>,
 }
 
 /// The instruction set an environment's functions run on, and what handlers are built for.
@@ -234,6 +238,8 @@ pub struct EnvConfig {
     pub architecture: Architecture,
     pub api: ApiSettings,
     pub encryption: EncryptionSettings,
+    /// The estimated fixed monthly cost above which `validate` warns; none unless written.
+    pub budget_usd: Option<Usd>,
 }
 
 /// The retention periods CloudWatch Logs accepts, in days.
@@ -274,6 +280,7 @@ impl EnvConfig {
             architecture: file.architecture,
             api: file.api,
             encryption: file.encryption,
+            budget_usd: file.budget_usd,
         };
         env.check(&source, catalogue)?;
         Ok(env)

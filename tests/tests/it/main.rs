@@ -11,6 +11,8 @@ mod cli;
 /// `stackpro deploy --code`, the code-only path, on the local emulator.
 mod code_path;
 mod completions;
+/// `stackpro cost` and the budget warning of `stackpro validate`.
+mod cost;
 /// `stackpro deploy`, `status` and `destroy` end to end on the local emulator.
 mod deploy;
 /// `stackpro dev`: the plan it prints and what it refuses.

@@ -47,7 +47,7 @@ const CASES: &[Case] = &[
         from: "  memory_mb: 128",
         to: "  memory_mb: \"128",
         env: "sandbox",
-        expect: &["error: envs/sandbox.yaml:40:1: found unexpected end of stream at line 40 column 1, while scanning a quoted scalar at line 5 column 14"],
+        expect: &["error: envs/sandbox.yaml:43:1: found unexpected end of stream at line 43 column 1, while scanning a quoted scalar at line 5 column 14"],
     },
     Case {
         name: "express mode in a protected environment",
