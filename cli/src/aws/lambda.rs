@@ -251,3 +251,35 @@ pub async fn code_state(ctx: &AwsContext, function: &str) -> Result<Option<CodeS
         Err(err) => Err(ctx.error("lambda", "GetFunctionConfiguration", function, err)),
     }
 }
+
+/// The account's concurrency in this region: its limit, and what no function reserves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountConcurrency {
+    pub limit: i32,
+    pub unreserved: i32,
+}
+
+/// GetAccountSettings: the account's concurrent-executions limit and the part of it no
+/// function has reserved.
+pub async fn account_concurrency(ctx: &AwsContext) -> Result<AccountConcurrency> {
+    let out = client(ctx)
+        .get_account_settings()
+        .send()
+        .await
+        .map_err(|e| {
+            ctx.error(
+                "lambda",
+                "GetAccountSettings",
+                "the account's Lambda settings",
+                e,
+            )
+        })?;
+    let limit = out.account_limit();
+    let total = limit.map_or(0, |l| l.concurrent_executions());
+    Ok(AccountConcurrency {
+        limit: total,
+        unreserved: limit
+            .and_then(|l| l.unreserved_concurrent_executions())
+            .unwrap_or(total),
+    })
+}

@@ -46,6 +46,14 @@ fn aws_endpoint_url_from_the_process_environment_is_honoured() {
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["endpoint_source"], "environment");
     assert_eq!(report["region"], "eu-west-1");
+    // The emulator serves no GetAccountSettings: the concurrency check says so, and passes.
+    let c = &report["concurrency"];
+    assert_eq!(c["verdict"], "not_checked", "{report}");
+    assert_eq!(c["reserved_per_function"], 10);
+    assert!(c["note"]
+        .as_str()
+        .unwrap()
+        .contains("does not serve GetAccountSettings"));
 }
 
 #[test]

@@ -768,6 +768,42 @@ async fn drift_names_each_changed_property_and_the_code_the_stack_does_not_know(
     );
 }
 
+/// Lambda's GetAccountSettings (REST JSON), which the emulator does not serve, as AWS
+/// answers for an account still at the new-account limit, read by the door `doctor` uses
+/// and judged as `doctor` judges it.
+#[tokio::test]
+async fn doctor_reads_the_accounts_concurrency_and_a_new_account_can_reserve_nothing() {
+    let client = infallible_client_fn(|req| {
+        assert_eq!(req.method(), "GET");
+        assert!(
+            req.uri().path().starts_with("/2016-08-19/account-settings"),
+            "{}",
+            req.uri()
+        );
+        http::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(SdkBody::from(
+                r#"{"AccountLimit":{"TotalCodeSize":80530636800,"CodeSizeUnzipped":262144000,"CodeSizeZipped":52428800,"ConcurrentExecutions":10,"UnreservedConcurrentExecutions":10},"AccountUsage":{"TotalCodeSize":0,"FunctionCount":0}}"#,
+            ))
+            .unwrap()
+    });
+    let account = stackpro::aws::lambda::account_concurrency(&config(client))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((account.limit, account.unreserved), (10, 10));
+    // The sandbox reserves 10 for each of the four functions: refused on such an account.
+    let check = stackpro::commands::doctor::concurrency_check(
+        account.limit,
+        account.unreserved,
+        10,
+        4,
+        "sandbox",
+    );
+    assert_eq!(check.verdict, "too_much");
+    assert!(check.note.contains("raise the quota"), "{}", check.note);
+}
+
 #[tokio::test]
 async fn status_says_what_the_last_drift_detection_found() {
     for (drifted, expected) in [(true, "DRIFTED"), (false, "IN_SYNC")] {
