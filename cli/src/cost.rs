@@ -20,9 +20,11 @@ use crate::money::Usd;
 pub const PRICES_FILE: &str = "cli/data/prices.yaml";
 const PRICES_YAML: &str = include_str!("../data/prices.yaml");
 
-/// EMF metrics each request publishes (`stackpro_conventions::metrics::ALL`), each by
-/// (Environment, Capability) and by (Environment, Capability, Route).
+/// EMF metrics each request publishes by (Environment, Capability)
+/// (`stackpro_conventions::metrics::ALL`), and the ones also by (Environment, Capability,
+/// Route) (`metrics::BY_ROUTE`).
 const EMF_METRICS: u64 = stackpro_conventions::metrics::ALL.len() as u64;
+const EMF_ROUTE_METRICS: u64 = stackpro_conventions::metrics::BY_ROUTE.len() as u64;
 
 /// Days in the month the estimate prices (storage is billed per GB-month).
 const DAYS_PER_MONTH: u128 = 30;
@@ -348,13 +350,13 @@ impl Inventory {
         }
     }
 
-    /// The handlers' EMF metrics when every route has traffic: six names, by
-    /// (Environment, Capability) and by each route.
+    /// The handlers' EMF metrics when every route has traffic: six names by
+    /// (Environment, Capability), three of them also by each route.
     fn custom_metrics(&self) -> u64 {
         if self.functions.is_empty() {
             return 0;
         }
-        EMF_METRICS * (self.functions.len() as u64 + self.routes)
+        EMF_METRICS * self.functions.len() as u64 + EMF_ROUTE_METRICS * self.routes
     }
 }
 
@@ -865,7 +867,7 @@ fn storage_and_telemetry(
             per: prices.unit("cloudwatch_custom_metric").into(),
             free_tier: free("cloudwatch_custom_metrics", "metrics a month"),
             example: Some(format!(
-                "{} a month while every route has traffic every hour: {metrics} metrics ({EMF_METRICS} names x (capability + {} routes)), {billed} beyond the free tier; pro-rated by the hour, nothing without traffic",
+                "{} a month while every route has traffic every hour: {metrics} metrics ({EMF_METRICS} names per capability + {EMF_ROUTE_METRICS} for each of {} routes), {billed} beyond the free tier; pro-rated by the hour, nothing without traffic",
                 price.times(billed),
                 total.routes
             )),
@@ -1262,7 +1264,11 @@ mod tests {
         );
         assert_eq!(inv.traced_functions, 1);
         assert_eq!(inv.routes, 1);
-        assert_eq!(inv.custom_metrics(), 12, "6 names x (capability + 1 route)");
+        assert_eq!(
+            inv.custom_metrics(),
+            9,
+            "6 names for the capability + 3 for its 1 route"
+        );
         assert_eq!(inv.free["AWS::KMS::Alias"], 1);
         assert_eq!(inv.free["AWS::DynamoDB::Table"], 1);
         assert_eq!(inv.free["AWS::SSM::Parameter"], 1);

@@ -61,7 +61,8 @@ impl Telemetry {
 
     /// The EMF document for one request: `Requests`, `Success`, `Errors` (5xx),
     /// `ClientErrors` (4xx), `Latency` (ms) and `Degraded`, by (Environment, Capability)
-    /// as the dashboard and alarms read them, and by (Environment, Capability, Route).
+    /// as the dashboard and alarms read them; `Requests`, `Errors` and `Latency` also by
+    /// (Environment, Capability, Route) (`metrics::BY_ROUTE`), in a second directive.
     pub fn emf(&self, o: &Outcome<'_>) -> Value {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -73,13 +74,22 @@ impl Telemetry {
             .iter()
             .map(|(name, unit)| json!({"Name": name, "Unit": unit}))
             .collect();
+        let by_route: Vec<Value> = m::ALL
+            .iter()
+            .filter(|(name, _)| m::BY_ROUTE.contains(name))
+            .map(|(name, unit)| json!({"Name": name, "Unit": unit}))
+            .collect();
         let mut doc = json!({
             "_aws": {
                 "Timestamp": now_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": self.namespace,
-                    "Dimensions": [[m::ENVIRONMENT, m::CAPABILITY], [m::ENVIRONMENT, m::CAPABILITY, m::ROUTE]],
+                    "Dimensions": [[m::ENVIRONMENT, m::CAPABILITY]],
                     "Metrics": metrics,
+                }, {
+                    "Namespace": self.namespace,
+                    "Dimensions": [[m::ENVIRONMENT, m::CAPABILITY, m::ROUTE]],
+                    "Metrics": by_route,
                 }]
             },
             "request_id": o.request_id,
@@ -157,6 +167,23 @@ mod tests {
             (Some(1), Some(12.5))
         );
         assert_eq!(v["Route"], "POST /v1/threads");
+        // Per route: requests, errors and latency only, in a directive of their own.
+        let by_route = &v["_aws"]["CloudWatchMetrics"][1];
+        assert_eq!(
+            by_route["Dimensions"],
+            json!([["Environment", "Capability", "Route"]])
+        );
+        let names: Vec<&str> = by_route["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["Requests", "Errors", "Latency"]);
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Environment", "Capability"]])
+        );
         // every declared metric has a value
         for m in v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
