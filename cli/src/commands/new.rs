@@ -115,7 +115,8 @@ fn capability(
             help: Some("e.g. --description \"Stock levels per warehouse\"".into()),
         });
     }
-    let mut changes = scaffold(project, name, &description)?;
+    let created_dir = project.handlers_dir().join(name);
+    let mut changes = scaffold(project, name, &description, &created_dir)?;
     let files_created = changes.len();
     for env in Catalogue::env_names(project)? {
         let path = project.env_file(&env);
@@ -152,11 +153,11 @@ fn capability(
         before: Some(before),
     });
 
-    write_all(&changes)?;
+    write_all(&changes, &created_dir)?;
     // The project as the next command will see it: if it does not load, nothing stays.
     let loaded = Catalogue::load(project).and_then(|c| c.load_envs(project, None).map(|_| ()));
     if let Err(e) = loaded {
-        undo(&changes);
+        undo(&changes, &created_dir);
         return Err(Error::Config {
             message: format!("the new capability {name} did not load, so nothing was kept: {e}"),
             help: Some(format!(
@@ -253,8 +254,13 @@ fn check_name(project: &Project, catalogue: &Catalogue, name: &str) -> Result<()
 }
 
 /// Every file of the scaffold, rendered: `templates/new/capability/x.j2` to
-/// `handlers/NAME/x`.
-fn scaffold(project: &Project, name: &str, description: &str) -> Result<Vec<Change>> {
+/// `target/x` (`handlers/NAME/x`).
+fn scaffold(
+    project: &Project,
+    name: &str,
+    description: &str,
+    target: &Path,
+) -> Result<Vec<Change>> {
     let source = project.root().join(SCAFFOLD_DIR);
     if !source.is_dir() {
         return Err(Error::Config {
@@ -285,7 +291,6 @@ fn scaffold(project: &Project, name: &str, description: &str) -> Result<Vec<Chan
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
-    let target = project.handlers_dir().join(name);
     let mut changes = Vec::new();
     for file in files {
         let relative = file.strip_prefix(&source).unwrap_or(&file).to_path_buf();
@@ -335,7 +340,8 @@ fn read(path: &Path) -> Result<String> {
     })
 }
 
-fn write_all(changes: &[Change]) -> Result<()> {
+/// Writes every change; on a failure, takes back what was written (and `created_dir`).
+fn write_all(changes: &[Change], created_dir: &Path) -> Result<()> {
     for (i, c) in changes.iter().enumerate() {
         let written = c
             .path
@@ -343,7 +349,7 @@ fn write_all(changes: &[Change]) -> Result<()> {
             .map_or(Ok(()), std::fs::create_dir_all)
             .and_then(|()| std::fs::write(&c.path, &c.text));
         if let Err(source) = written {
-            undo(&changes[..i]);
+            undo(&changes[..i], created_dir);
             return Err(Error::Io {
                 action: "write",
                 path: c.path.clone(),
@@ -354,9 +360,9 @@ fn write_all(changes: &[Change]) -> Result<()> {
     Ok(())
 }
 
-/// Puts back what `changes` replaced and removes what they created (the capability's
-/// directory with them).
-fn undo(changes: &[Change]) {
+/// Puts back what `changes` replaced and removes what they created, with `created_dir`,
+/// the capability's directory.
+fn undo(changes: &[Change], created_dir: &Path) {
     for c in changes.iter().rev() {
         match &c.before {
             Some(before) => {
@@ -367,22 +373,7 @@ fn undo(changes: &[Change]) {
             }
         }
     }
-    if let Some(dir) = changes
-        .iter()
-        .find(|c| c.before.is_none())
-        .and_then(|c| capability_dir(&c.path))
-    {
-        let _ = std::fs::remove_dir_all(dir);
-    }
-}
-
-/// `.../handlers/NAME` of a path under it.
-fn capability_dir(path: &Path) -> Option<PathBuf> {
-    let mut dir = path.parent()?;
-    while dir.parent()?.file_name()? != "handlers" {
-        dir = dir.parent()?;
-    }
-    Some(dir.to_path_buf())
+    let _ = std::fs::remove_dir_all(created_dir);
 }
 
 /// The environment file's text with the capability's flags added at the end of
@@ -519,17 +510,5 @@ mod tests {
         );
         assert_eq!(with_member(&out, "handlers/inventory").unwrap(), out);
         assert!(with_member("[package]\nname = \"x\"\n", "handlers/inventory").is_err());
-    }
-
-    #[test]
-    fn the_capability_directory_of_a_scaffold_file() {
-        assert_eq!(
-            capability_dir(Path::new("/p/handlers/inventory/src/lib.rs")).unwrap(),
-            Path::new("/p/handlers/inventory")
-        );
-        assert_eq!(
-            capability_dir(Path::new("/p/handlers/inventory/Cargo.toml")).unwrap(),
-            Path::new("/p/handlers/inventory")
-        );
     }
 }

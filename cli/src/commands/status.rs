@@ -248,20 +248,27 @@ pub fn run(args: StatusArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
             env.name
         )));
     }
-    let differs: Vec<String> = report
+    let differs: Vec<(&str, &ApiCheck)> = report
         .capabilities
         .iter()
         .filter_map(|c| {
-            let check = c.api.as_ref().filter(|a| a.is_problem())?;
-            Some(format!("{}: {}", c.capability, api::summary(check)))
+            Some((
+                c.capability.as_str(),
+                c.api.as_ref().filter(|a| a.is_problem())?,
+            ))
         })
         .collect();
     if !differs.is_empty() {
+        let names: Vec<&str> = differs.iter().map(|(name, _)| *name).collect();
+        let what: Vec<String> = differs
+            .iter()
+            .map(|(name, check)| format!("{name}: {}", api::summary(check)))
+            .collect();
         return Err(Error::Failed(format!(
             "the HTTP API of {} in {} is not what the stack and contract say ({}); `stackpro deploy` puts it back",
-            differs.iter().map(|d| d.split(':').next().unwrap_or_default()).collect::<Vec<_>>().join(", "),
+            names.join(", "),
             env.name,
-            differs.join("; ")
+            what.join("; ")
         )));
     }
     Ok(())

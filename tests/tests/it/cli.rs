@@ -119,8 +119,7 @@ fn schema_command(args: &[&str]) -> Option<String> {
 
 /// Checks what a run printed on stdout against the command's schema in docs/schemas/
 /// (and an `{"error": ...}` against the error document's): one document, or one
-/// object per line. Each command checked leaves its name under the test target
-/// directory's `schema-checked/`, which scripts/schema-coverage.sh counts.
+/// object per line. Each command checked is marked ([`mark_checked`]).
 fn check_json_output(args: &[&str], run: &Run) {
     let Some(command) = schema_command(args) else {
         return;
@@ -128,7 +127,7 @@ fn check_json_output(args: &[&str], run: &Run) {
     let schema = stackpro::schema::find(&command)
         .unwrap_or_else(|| panic!("no output schema for `{command}`"));
     let validator = committed_validator(&schema.file_name());
-    let error_validator = committed_validator("error.schema.json");
+    let mut error_validator = None;
     let values: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&run.stdout)
         .into_iter()
         .collect::<Result<_, _>>()
@@ -141,16 +140,12 @@ fn check_json_output(args: &[&str], run: &Run) {
             .as_object()
             .is_some_and(|o| o.len() == 1 && o.contains_key("error"));
         let v = if is_error {
-            &error_validator
+            mark_checked("error");
+            error_validator.get_or_insert_with(|| committed_validator("error.schema.json"))
         } else {
             &validator
         };
         reports += usize::from(!is_error);
-        if is_error {
-            let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("schema-checked");
-            let _ = std::fs::create_dir_all(&dir);
-            let _ = std::fs::write(dir.join("error"), "");
-        }
         if let Err(e) = v.validate(value) {
             panic!(
                 "`{command} --output json` printed a value its schema docs/schemas/{} does not allow: {e} at {}\nvalue: {value}",
@@ -173,10 +168,16 @@ fn check_json_output(args: &[&str], run: &Run) {
         }
     }
     if !values.is_empty() {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("schema-checked");
-        let _ = std::fs::create_dir_all(&dir);
-        let _ = std::fs::write(dir.join(command.replace(' ', "-")), "");
+        mark_checked(&command);
     }
+}
+
+/// Leaves `command`'s name under the test target directory's `schema-checked/`: the
+/// commands whose output some test checked against its schema, listed with `ls`.
+fn mark_checked(command: &str) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("schema-checked");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join(command.replace(' ', "-")), "");
 }
 
 /// Checks one report a command would print (made by the library, where the binary
@@ -191,9 +192,7 @@ pub fn check_report(command: &str, report: &impl serde::Serialize) {
             e.instance_path()
         );
     }
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("schema-checked");
-    let _ = std::fs::create_dir_all(&dir);
-    let _ = std::fs::write(dir.join(command.replace(' ', "-")), "");
+    mark_checked(command);
 }
 
 /// The validator of a committed schema file under docs/schemas/.

@@ -26,6 +26,13 @@ pub fn settings() -> insta::Settings {
     s
 }
 
+/// `args` run by `run` twice: as they are (text), and with `--output json`.
+pub fn text_and_json(args: &[&str], run: impl Fn(&[&str]) -> Run) -> (Run, Run) {
+    let mut json_args = args.to_vec();
+    json_args.extend(["--output", "json"]);
+    (run(args), run(&json_args))
+}
+
 pub fn both(name: &str, text: &Run, json: &Run) {
     let _bound = settings().bind_to_scope();
     insta::assert_snapshot!(format!("{name}__text"), text.stderr);
@@ -34,27 +41,23 @@ pub fn both(name: &str, text: &Run, json: &Run) {
 
 #[test]
 fn list_text_and_json() {
-    let text = stackpro(&project_root(), &["list"]);
-    let json = stackpro(&project_root(), &["list", "--output", "json"]);
+    let (text, json) = text_and_json(&["list"], |a| stackpro(&project_root(), a));
     assert_eq!((text.code, json.code), (0, 0), "{text:?}{json:?}");
     both("list", &text, &json);
 }
 
 #[test]
 fn an_unknown_capability_text_and_json() {
-    let args = ["status", "mesaging", "--env", "sandbox"];
-    let text = stackpro(&project_root(), &args);
-    let mut json_args = args.to_vec();
-    json_args.extend(["--output", "json"]);
-    let json = stackpro(&project_root(), &json_args);
+    let (text, json) = text_and_json(&["status", "mesaging", "--env", "sandbox"], |a| {
+        stackpro(&project_root(), a)
+    });
     assert_eq!((text.code, json.code), (2, 2), "{text:?}{json:?}");
     both("unknown_capability", &text, &json);
 }
 
 #[test]
 fn schema_list_text() {
-    let text = stackpro(&project_root(), &["schema"]);
-    let json = stackpro(&project_root(), &["schema", "--output", "json"]);
+    let (text, json) = text_and_json(&["schema"], |a| stackpro(&project_root(), a));
     assert_eq!((text.code, json.code), (0, 0));
     both("schema", &text, &json);
 }
@@ -62,69 +65,27 @@ fn schema_list_text() {
 #[test]
 fn deploy_then_status_text_and_json_on_the_emulator() {
     let (emulator, project) = bootstrapped("sandbox");
-    let deploy = run(
-        &project,
-        &emulator,
-        &[
-            "deploy",
-            "messaging",
-            "--env",
-            "sandbox",
-            "--no-build",
-            "--yes",
-        ],
-    );
-    assert_eq!(deploy.code, 0, "{deploy:?}");
+    let on_emulator = |args: &[&str]| run(&project, &emulator, args);
+    let deploy = [
+        "deploy",
+        "messaging",
+        "--env",
+        "sandbox",
+        "--no-build",
+        "--yes",
+    ];
+    let first = on_emulator(&deploy);
+    assert_eq!(first.code, 0, "{first:?}");
     // Up to date: the same stack again, as text and as NDJSON.
-    let again = run(
-        &project,
-        &emulator,
-        &[
-            "deploy",
-            "messaging",
-            "--env",
-            "sandbox",
-            "--no-build",
-            "--yes",
-        ],
-    );
-    let again_json = run(
-        &project,
-        &emulator,
-        &[
-            "deploy",
-            "messaging",
-            "--env",
-            "sandbox",
-            "--no-build",
-            "--yes",
-            "--output",
-            "json",
-        ],
-    );
+    let (again, again_json) = text_and_json(&deploy, on_emulator);
     assert_eq!(
         (again.code, again_json.code),
         (0, 0),
         "{again:?}{again_json:?}"
     );
     both("deploy_up_to_date", &again, &again_json);
-    let status = run(
-        &project,
-        &emulator,
-        &["status", "messaging", "--env", "sandbox"],
-    );
-    let status_json = run(
-        &project,
-        &emulator,
-        &[
-            "status",
-            "messaging",
-            "--env",
-            "sandbox",
-            "--output",
-            "json",
-        ],
-    );
+    let (status, status_json) =
+        text_and_json(&["status", "messaging", "--env", "sandbox"], on_emulator);
     assert_eq!(
         (status.code, status_json.code),
         (0, 0),
