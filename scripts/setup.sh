@@ -7,6 +7,9 @@
 #     `stackpro validate`: checkov pins a botocore older than the one moto's behaviour was
 #     measured with, so it gets a venv of its own rather than downgrade the emulator's
 #   - the Rust target aarch64-unknown-linux-gnu (arm64 handler builds), through rustup
+#   - the TypeScript clients' tools, pinned in sdk/typescript/package.json and its
+#     package-lock.json (typescript for `tsc --strict`, esbuild for their minified size),
+#     into sdk/typescript/node_modules with npm ci (needs node 20 or later and npm)
 #   - Debian packages the benchmarks use (hyperfine, wrk), when apt is available and we are root
 # Safe to run again: it only installs what is missing or at another version.
 set -euo pipefail
@@ -73,9 +76,21 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx a
   rustup target add aarch64-unknown-linux-gnu >/dev/null
 fi
 
+# The generated TypeScript clients are checked with tsc --strict and run with node.
+command -v npm >/dev/null || apt_install nodejs npm
+node_stamp=sdk/typescript/node_modules/.stackpro-lock
+node_want=$(sha256sum sdk/typescript/package.json sdk/typescript/package-lock.json)
+if [ "$(cat "$node_stamp" 2>/dev/null)" != "$node_want" ]; then
+  # --ignore-scripts: esbuild's postinstall only re-checks the binary its platform
+  # package (an optional dependency, pinned in the lock file) already holds.
+  (cd sdk/typescript && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+  printf '%s\n' "$node_want" > "$node_stamp"
+fi
+
 if [ "${STACKPRO_SETUP_BENCH:-0}" = 1 ]; then
   command -v hyperfine >/dev/null || apt_install hyperfine || true
   command -v wrk >/dev/null || apt_install wrk || true
 fi
 
+echo "setup: sdk/typescript/node_modules ready (tsc $(sdk/typescript/node_modules/.bin/tsc --version | cut -d' ' -f2), esbuild $(sdk/typescript/node_modules/.bin/esbuild --version))"
 echo "setup: .venv ready ($("$VENV/bin/moto_server" --help >/dev/null 2>&1 && echo moto ok), $("$VENV/bin/cfn-lint" --version)), .venv-checkov ready (checkov $("$CHECKOV_VENV/bin/checkov" --version))"

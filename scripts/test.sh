@@ -3,7 +3,8 @@
 #   cargo fmt --check, cargo clippy -D warnings, every test (the emulator tests start
 #   their own moto servers on loopback), the short fault-injection suite (stackpro through
 #   scripts/fault-proxy.py in front of its own moto), schemathesis against the locally served
-#   messaging handler, and cfn-lint and checkov over every rendered template.
+#   messaging handler, cfn-lint and checkov over every rendered template, and the committed
+#   client SDKs against the contracts (stackpro sdk check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,3 +28,5 @@ echo "==> schemathesis against the locally served messaging API (scripts/contrac
 bash scripts/contract-test.sh
 echo "==> cfn-lint and checkov over every rendered template (stackpro validate)"
 cargo run --quiet --locked -p stackpro -- validate
+echo "==> the committed client SDKs are what the contracts generate (stackpro sdk check)"
+cargo run --quiet --locked -p stackpro -- sdk check

@@ -28,6 +28,7 @@ pub mod record;
 pub mod release;
 pub mod render;
 pub mod schema;
+pub mod sdk;
 pub mod stack;
 pub mod tail;
 pub mod template;

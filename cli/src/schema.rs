@@ -122,6 +122,11 @@ pub fn all() -> Vec<OutputSchema> {
         document::<list::ListReport>("list", "the project's capabilities and environments"),
         document::<new::NewReport>("new capability", "the files created and edited"),
         document::<dev::DevReport>("dev", "what is served where (the plan with --dry-run)"),
+        document::<sdk::GenerateReport>("sdk generate", "the clients written per capability and language"),
+        document::<sdk::CheckReport>(
+            "sdk check",
+            "per capability and language: the committed client's stale files",
+        ),
         document::<schema::SchemaList>("schema", "the commands and the shape of their output"),
         document::<crate::printer::ErrorDocument>(
             "error",

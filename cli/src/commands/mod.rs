@@ -29,6 +29,7 @@ pub mod promote;
 pub mod render;
 pub mod rollback;
 pub mod schema;
+pub mod sdk;
 pub mod status;
 pub mod tail;
 pub mod validate;
@@ -110,6 +111,9 @@ pub enum Command {
     New(new::NewArgs),
     /// Serve capabilities' handlers on 127.0.0.1 against the local emulator
     Dev(dev::DevArgs),
+    /// Generate the capabilities' client SDKs (TypeScript, Rust) from their contracts, or
+    /// check that the committed ones are up to date (exit 1 when stale)
+    Sdk(sdk::SdkArgs),
     /// Print a shell completion script (with the project's capability and environment
     /// names when run in a project)
     Completions(completions::CompletionsArgs),
@@ -141,6 +145,7 @@ impl Cli {
             Command::List(args) => list::run(args, &self.global, printer),
             Command::New(args) => new::run(args, &self.global, printer),
             Command::Dev(args) => dev::run(args, &self.global, printer),
+            Command::Sdk(args) => sdk::run(args, &self.global, printer),
             Command::Completions(args) => completions::run(args, &self.global, printer),
             Command::Man(args) => completions::run_man(args, printer),
             Command::Schema(args) => schema::run(args, printer),

@@ -11,7 +11,7 @@ mod yaml;
 pub use capability::is_name as is_capability_name;
 pub use capability::{
     bucket_name, longest_bucket_name, pascal_case, AttributeType, Bucket, Capability, IamStatement,
-    KeyAttribute, Location, Route, Table, LONGEST_REGION, MAX_BUCKET_NAME,
+    KeyAttribute, Location, Route, Table, CONTRACT_FILE, LONGEST_REGION, MAX_BUCKET_NAME,
 };
 pub use env::{
     is_loopback_url, AlarmSettings, Architecture, DeploymentMode, EnvConfig, FastPath,

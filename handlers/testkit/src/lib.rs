@@ -11,7 +11,8 @@
 //!   capability's `openapi.yaml` (status, content type, body schema with formats,
 //!   documented headers); a test cannot skip it;
 //! - [`overhead`]: the handler's own overhead in process, for each capability's
-//!   overhead example.
+//!   overhead example;
+//! - [`serve`]: the handler over HTTP on a loopback port, for the generated clients.
 //!
 //! ```ignore
 //! let h = Harness::setup("messaging")
@@ -38,6 +39,7 @@ pub use stackpro_tests::Emulator;
 pub mod contract;
 pub mod event;
 pub mod overhead;
+pub mod serve;
 pub mod token;
 
 pub use contract::{Contract, PathMatch};
@@ -372,6 +374,12 @@ impl Harness {
             );
         }
         answers
+    }
+
+    /// The handler served over HTTP on a loopback port ([`serve::Served`]), for
+    /// clients that speak HTTP.
+    pub async fn serve(&self) -> serve::Served {
+        serve::Served::start(self.client()).await
     }
 
     /// A handle to send from other tasks.

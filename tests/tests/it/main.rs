@@ -47,6 +47,9 @@ mod recorded;
 mod release;
 /// The JSON Schemas of every command's output, and `stackpro schema`.
 mod schemas;
+/// The client SDKs: `sdk check`/`generate`, the TypeScript (tsc --strict, node) and Rust
+/// clients against the served handlers, and with the handler stopped or hung.
+mod sdk;
 /// Every rendered document of every capability and environment, as insta snapshots.
 mod snapshots;
 /// `stackpro tail` over the local emulator's log groups.

@@ -56,6 +56,15 @@ fn an_unknown_capability_text_and_json() {
 }
 
 #[test]
+fn sdk_check_text_and_json() {
+    let (text, json) = text_and_json(&["sdk", "check"], |args| {
+        crate::sdk::with_rustfmt(&project_root(), args)
+    });
+    assert_eq!((text.code, json.code), (0, 0), "{text:?}");
+    both("sdk_check", &text, &json);
+}
+
+#[test]
 fn schema_list_text() {
     let (text, json) = text_and_json(&["schema"], |a| stackpro(&project_root(), a));
     assert_eq!((text.code, json.code), (0, 0));
