@@ -194,10 +194,19 @@ fn rustfmt(text: &str, name: &str) -> Result<String> {
         .map_err(|e| tool_error(format!("{e}")))?;
     let _ = writer.join();
     if !out.status.success() {
-        return Err(Error::Failed(format!(
-            "the generated {name} is not valid Rust (a bug in templates/sdk/rust/): {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        // Either the toolchain cannot be found (rustup without RUSTUP_HOME) or the
+        // template rendered something that is not Rust; rustfmt's own words say which.
+        return Err(Error::Tool {
+            tool: "rustfmt",
+            message: format!(
+                "it failed on the generated {name}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            help: Some(
+                "check that `rustfmt --version` works here; if it does, templates/sdk/rust/ renders invalid Rust"
+                    .into(),
+            ),
+        });
     }
     String::from_utf8(out.stdout).map_err(|e| tool_error(format!("answered non-UTF-8: {e}")))
 }
