@@ -15,8 +15,13 @@ fn main() {
     // Rebuild when HEAD moves: its file, and the branch file it names (both resolved by
     // git, so worktrees and packed refs work too).
     for file in ["HEAD", "refs/heads", "packed-refs"] {
-        if let Some(path) = git(&["rev-parse", "--git-path", file]) {
-            println!("cargo:rerun-if-changed={path}");
+        match git(&["rev-parse", "--git-path", file]) {
+            Some(path) => println!("cargo:rerun-if-changed={path}"),
+            // Outside a checkout (a copy of the project sharing the target directory, as
+            // the scaffold test makes): name where a checkout keeps them anyway. Missing,
+            // they make this script run on every build here; in the checkout, the next
+            // commit runs it again, so a version without its commit never sticks.
+            None => println!("cargo:rerun-if-changed=../.git/{file}"),
         }
     }
     if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {

@@ -73,6 +73,26 @@ setsid moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$moto_port/moto-api/" 30
 
+# The ai capability's model, locally an OpenAI-compatible chat-completions server: one
+# on loopback that answers at once (schemathesis checks the handler, not a model), handed
+# to `stackpro dev` as the setting's override.
+model_port=$(free_port)
+setsid python3 - "$model_port" >"$work/model.log" 2>&1 <<'PY' &
+import http.server, json, sys
+class Model(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        answer = json.dumps({"id": "c", "object": "chat.completion", "model": body["model"],
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 2, "total_tokens": 14}}).encode()
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer))); self.end_headers(); self.wfile.write(answer)
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Model).serve_forever()
+PY
+pids+=($!)
+export STACKPRO_SETTING_OPENAI_BASE_URL="http://127.0.0.1:$model_port/v1"
+
 cargo build --quiet --locked -p stackpro
 stackpro="${CARGO_TARGET_DIR:-target}/debug/stackpro"
 dev_port=$(free_port)
@@ -113,7 +133,10 @@ for cap in "${caps[@]}"; do
   gateway="http://127.0.0.1:$gateway_port"
   wait_for "$gateway/v1/health" 60 "${pids[-1]}"
 
-  token=$(python3 scripts/dev-token.py --tenant contract-test --role member --scope "$cap:read $cap:write")
+  # Admin where the contract has admin routes (so they are exercised, not only refused).
+  role=member
+  if grep -q 'x-stackpro-access: admin' "handlers/$cap/openapi.yaml"; then role=admin; fi
+  token=$(python3 scripts/dev-token.py --tenant contract-test --role "$role" --scope "$cap:read $cap:write")
   # Schemathesis runs outside the project and keeps no example database: cargo lambda
   # watch reloads the handler on any file change under the project (schemathesis writes
   # .hypothesis/ in its working directory), which would cut requests in flight.

@@ -455,6 +455,9 @@ impl Context {
         for table in &tables {
             literal.insert(table.env_var.clone(), table.physical_name.clone());
         }
+        for (key, value) in env.settings_for(cap) {
+            literal.insert(vars::setting(&key), value);
+        }
         for (key, value) in env.flag_defaults(cap) {
             literal.insert(key, flag_env_value(&value));
         }

@@ -165,6 +165,15 @@ pub fn dev_environment(
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| LOCAL_JWT_SECRET.to_string()),
     );
+    // A setting exported in the caller's environment wins for this run (a local model
+    // server on another port, say): only the settings the capability declares.
+    for (key, value) in vars.iter_mut() {
+        if stackpro_conventions::vars::setting_of(key).is_some() {
+            if let Some(mine) = std::env::var(key.as_str()).ok().filter(|v| !v.is_empty()) {
+                *value = mine;
+            }
+        }
+    }
     // Discovery: the other capabilities served alongside answer on loopback.
     for (name, url) in urls {
         if name != &cap.name {

@@ -29,6 +29,35 @@ struct CapabilityFile {
     lambda: LambdaOverrides,
     #[serde(default)]
     flags: BTreeMap<String, FlagValue>,
+    #[serde(default)]
+    settings: BTreeMap<String, SettingFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingFile {
+    default: serde_yaml::Value,
+    description: String,
+}
+
+/// A value the capability's handler reads from its environment
+/// (`STACKPRO_SETTING_<NAME>`), with its default; environment files may set it per
+/// environment under `settings.<capability>.<name>`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Setting {
+    pub default: String,
+    pub description: String,
+}
+
+/// A setting's value as text: YAML strings, numbers and booleans; anything else is
+/// refused with `None`.
+pub fn setting_text(value: &serde_yaml::Value) -> Option<String> {
+    match value {
+        serde_yaml::Value::String(s) => Some(s.clone()),
+        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        serde_yaml::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 /// The handler crate and binary that serve a capability.
@@ -207,6 +236,8 @@ pub struct Capability {
     pub lambda: LambdaOverrides,
     /// Flag defaults declared by the capability (its VERSION, DEGRADED and extra flags).
     pub flags: BTreeMap<String, FlagValue>,
+    /// What the handler reads from its environment, by lower-case name.
+    pub settings: BTreeMap<String, Setting>,
 }
 
 const METHODS: [&str; 8] = [
@@ -450,6 +481,31 @@ impl Capability {
             ));
         }
 
+        let mut settings = BTreeMap::new();
+        for (key, setting) in file.settings {
+            if !is_setting_name(&key) {
+                return Err(source.error_at(
+                    &["settings", &key],
+                    format!("setting name `{key}` is not allowed"),
+                    Some("use lower-case letters, digits and `_`, starting with a letter (e.g. `cache_ttl_seconds`)".into()),
+                ));
+            }
+            let Some(default) = setting_text(&setting.default) else {
+                return Err(source.error_at(
+                    &["settings", &key, "default"],
+                    format!("setting `{key}`: the default must be a string, a number or a boolean"),
+                    None,
+                ));
+            };
+            settings.insert(
+                key,
+                Setting {
+                    default,
+                    description: setting.description,
+                },
+            );
+        }
+
         Ok(Capability {
             name: name.to_string(),
             description: file.description,
@@ -461,6 +517,7 @@ impl Capability {
             alarms: file.alarms,
             lambda: file.lambda,
             flags: file.flags,
+            settings,
         })
     }
 
@@ -494,6 +551,14 @@ fn conventional_kind(suffix: &str) -> Option<FlagKind> {
 }
 
 /// Lower-case letters and digits, starting with a letter.
+/// A setting's name: lower-case letters, digits and `_`, starting with a letter.
+pub fn is_setting_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name.len() <= 48
+}
+
 pub fn is_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())

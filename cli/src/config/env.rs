@@ -45,6 +45,32 @@ struct EnvFile {
     /// The estimated fixed monthly cost (`stackpro cost`) above which `validate` warns.
     #[serde(default)]
     budget_usd: Option<Usd>,
+    /// Per capability, values of the settings it declares (its defaults otherwise).
+    #[serde(default)]
+    settings: BTreeMap<String, BTreeMap<String, serde_yaml::Value>>,
+}
+
+/// The settings' values as text; a list or a map is refused where it is written.
+fn settings_text(
+    source: &Source,
+    file: BTreeMap<String, BTreeMap<String, serde_yaml::Value>>,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+    let mut out = BTreeMap::new();
+    for (cap, values) in file {
+        let mut texts = BTreeMap::new();
+        for (key, value) in values {
+            let Some(text) = super::capability::setting_text(&value) else {
+                return Err(source.error_at(
+                    &["settings", &cap, &key],
+                    format!("setting `{cap}.{key}` must be a string, a number or a boolean"),
+                    None,
+                ));
+            };
+            texts.insert(key, text);
+        }
+        out.insert(cap, texts);
+    }
+    Ok(out)
 }
 
 /// The instruction set an environment's functions run on, and what handlers are built for.
@@ -240,6 +266,8 @@ pub struct EnvConfig {
     pub encryption: EncryptionSettings,
     /// The estimated fixed monthly cost above which `validate` warns; none unless written.
     pub budget_usd: Option<Usd>,
+    /// Setting values per capability, as text (checked against the declarations).
+    pub settings: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The retention periods CloudWatch Logs accepts, in days.
@@ -281,6 +309,7 @@ impl EnvConfig {
             api: file.api,
             encryption: file.encryption,
             budget_usd: file.budget_usd,
+            settings: settings_text(&source, file.settings)?,
         };
         env.check(&source, catalogue)?;
         Ok(env)
@@ -450,6 +479,7 @@ impl EnvConfig {
             }
         }
         self.check_buckets(catalogue)?;
+        self.check_settings(source, catalogue)?;
         self.check_flags(source, catalogue)
     }
 
@@ -500,6 +530,60 @@ impl EnvConfig {
             }
         }
         Ok(())
+    }
+
+    /// Every `settings.<capability>.<name>` names a capability and a setting it declares.
+    fn check_settings(&self, source: &Source, catalogue: &Catalogue) -> Result<()> {
+        for (cap_name, values) in &self.settings {
+            let Some(cap) = catalogue.capabilities.iter().find(|c| &c.name == cap_name) else {
+                let names = catalogue.names();
+                let help = match nearest(cap_name, names.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("capabilities: {}", catalogue.names().join(", ")),
+                };
+                return Err(source.error_at(
+                    &["settings", cap_name],
+                    format!("settings for unknown capability `{cap_name}`"),
+                    Some(help),
+                ));
+            };
+            for key in values.keys() {
+                if cap.settings.contains_key(key) {
+                    continue;
+                }
+                let declared: Vec<&str> = cap.settings.keys().map(String::as_str).collect();
+                let help = match nearest(key, declared.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None if declared.is_empty() => format!(
+                        "capability {cap_name} declares no settings (handlers/{cap_name}/capability.yaml)"
+                    ),
+                    None => format!("capability {cap_name} declares: {}", declared.join(", ")),
+                };
+                return Err(source.error_at(
+                    &["settings", cap_name, key],
+                    format!("capability {cap_name} has no setting `{key}`"),
+                    Some(help),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A capability's settings in this environment: the environment's values over the
+    /// capability's defaults, by name.
+    pub fn settings_for(&self, capability: &super::Capability) -> BTreeMap<String, String> {
+        let values = self.settings.get(&capability.name);
+        capability
+            .settings
+            .iter()
+            .map(|(key, s)| {
+                let value = values
+                    .and_then(|v| v.get(key))
+                    .cloned()
+                    .unwrap_or_else(|| s.default.clone());
+                (key.clone(), value)
+            })
+            .collect()
     }
 
     fn check_flags(&self, source: &Source, catalogue: &Catalogue) -> Result<()> {

@@ -23,6 +23,7 @@ pub const MAX_BODY_BYTES: &str = "STACKPRO_MAX_BODY_BYTES";
 pub const IDEMPOTENCY_TTL_SECONDS: &str = "STACKPRO_IDEMPOTENCY_TTL_SECONDS";
 
 const TABLE_PREFIX: &str = "STACKPRO_TABLE_";
+const SETTING_PREFIX: &str = "STACKPRO_SETTING_";
 const BUCKET_PREFIX: &str = "STACKPRO_BUCKET_";
 
 /// `STACKPRO_TABLE_<NAME>`: the physical name of the capability's table `name`.
@@ -33,6 +34,18 @@ pub fn table(name: &str) -> String {
 /// `STACKPRO_BUCKET_<NAME>`: the physical name of the capability's bucket `name`.
 pub fn bucket(name: &str) -> String {
     format!("{BUCKET_PREFIX}{}", upper(name))
+}
+
+/// `STACKPRO_SETTING_<NAME>`: the value of the capability's setting `name`
+/// (`capability.yaml`'s `settings:`, the environment file's `settings.<capability>:`).
+pub fn setting(name: &str) -> String {
+    format!("{SETTING_PREFIX}{}", name.to_ascii_uppercase())
+}
+
+/// The setting name of a `STACKPRO_SETTING_<NAME>` variable, lower-case.
+pub fn setting_of(var: &str) -> Option<String> {
+    var.strip_prefix(SETTING_PREFIX)
+        .map(|n| n.to_ascii_lowercase())
 }
 
 /// The logical table name of a `STACKPRO_TABLE_<NAME>` variable, lower-case.

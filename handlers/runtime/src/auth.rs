@@ -79,10 +79,14 @@ enum SecretSource {
 /// retried on the next request rather than failing every request of the instance.
 pub struct Authenticator {
     source: SecretSource,
-    key: RwLock<Option<DecodingKey>>,
+    key: RwLock<Option<(DecodingKey, jsonwebtoken::EncodingKey)>>,
     validation: Validation,
+    audience: String,
     capability: String,
 }
+
+/// How long a token this capability mints for a call to another one lives.
+pub const SERVICE_TOKEN_SECONDS: u64 = 300;
 
 /// Tenant ids go into DynamoDB keys: keep them to a safe alphabet.
 fn valid_tenant(tenant: &str) -> bool {
@@ -110,8 +114,39 @@ impl Authenticator {
             source,
             key: RwLock::new(None),
             validation,
+            audience: config.jwt_audience.clone(),
             capability: config.capability.clone(),
         }
+    }
+
+    /// A short-lived token ([`SERVICE_TOKEN_SECONDS`]) for calling capability `target`
+    /// on behalf of `tenant`: subject `capability:<this one>`, role member, scope
+    /// `<target>:write`, signed with the environment's secret, so the target's runtime
+    /// verifies it like any other token and logs the calling capability as its subject.
+    pub async fn service_token(&self, tenant: &str, target: &str) -> Result<String, ApiError> {
+        let (_, encoding) = self.keys().await?;
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            + SERVICE_TOKEN_SECONDS;
+        let claims = Claims {
+            sub: format!("capability:{}", self.capability),
+            tenant_id: tenant.to_string(),
+            role: "member".into(),
+            scope: format!("{target}:read {target}:write"),
+            exp,
+            aud: self.audience.clone(),
+        };
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(Algorithm::HS256),
+            &claims,
+            &encoding,
+        )
+        .map_err(|e| {
+            tracing::error!("cannot sign a service token: {e}");
+            ApiError::internal()
+        })
     }
 
     /// Loads the secret now (at init); a failure is logged and retried later.
@@ -122,12 +157,16 @@ impl Authenticator {
     }
 
     async fn key(&self) -> Result<DecodingKey, ApiError> {
-        if let Some(key) = self.key.read().await.as_ref() {
-            return Ok(key.clone());
+        self.keys().await.map(|(decoding, _)| decoding)
+    }
+
+    async fn keys(&self) -> Result<(DecodingKey, jsonwebtoken::EncodingKey), ApiError> {
+        if let Some(keys) = self.key.read().await.as_ref() {
+            return Ok(keys.clone());
         }
         let mut slot = self.key.write().await;
-        if let Some(key) = slot.as_ref() {
-            return Ok(key.clone());
+        if let Some(keys) = slot.as_ref() {
+            return Ok(keys.clone());
         }
         let secret = match &self.source {
             SecretSource::Literal(s) => s.clone(),
@@ -157,9 +196,12 @@ impl Authenticator {
                 ));
             }
         };
-        let key = DecodingKey::from_secret(secret.as_bytes());
-        *slot = Some(key.clone());
-        Ok(key)
+        let keys = (
+            DecodingKey::from_secret(secret.as_bytes()),
+            jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        );
+        *slot = Some(keys.clone());
+        Ok(keys)
     }
 
     /// Verifies the `Authorization` header and checks `access`.

@@ -36,6 +36,8 @@ pub struct Config {
     pub buckets: BTreeMap<String, String>,
     /// `CAP_*`: flag defaults (and `CAP_<X>_BASE_URL` discovery overrides).
     pub flag_defaults: BTreeMap<String, String>,
+    /// `STACKPRO_SETTING_<NAME>`: the capability's settings by lower-case name.
+    pub settings: BTreeMap<String, String>,
 }
 
 /// A required variable is missing or a number is malformed.
@@ -47,6 +49,13 @@ pub enum ConfigError {
     MissingResource(String),
     #[error("{0}")]
     Contract(String),
+    #[error("environment variable {name} is `{value}`: {why}; set `settings.<capability>.{setting}` in the environment file (envs/<env>.yaml) or the default in capability.yaml")]
+    Setting {
+        name: String,
+        setting: String,
+        value: String,
+        why: String,
+    },
     #[error("environment variable {name} is `{value}`, expected {expected}")]
     Malformed {
         name: &'static str,
@@ -95,7 +104,12 @@ impl Config {
             .filter(|(k, _)| k.starts_with("CAP_"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let settings = all
+            .iter()
+            .filter_map(|(k, v)| vars::setting_of(k).map(|name| (name, v.clone())))
+            .collect();
         Ok(Config {
+            settings,
             metrics_namespace: get(vars::METRICS_NAMESPACE)
                 .unwrap_or_else(|| stackpro_conventions::metrics::NAMESPACE.to_string()),
             jwt_secret: get(vars::JWT_SECRET),
@@ -127,6 +141,31 @@ impl Config {
             .get(name)
             .map(String::as_str)
             .ok_or_else(|| ConfigError::MissingResource(vars::bucket(name)))
+    }
+
+    /// The setting `name` as text: the environment file's value, or the capability's
+    /// default (`capability.yaml`); the stack sets every declared setting.
+    pub fn setting(&self, name: &str) -> Result<&str, ConfigError> {
+        self.settings
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| ConfigError::MissingResource(vars::setting(name)))
+    }
+
+    /// The setting `name` parsed as `T` (a number, a boolean); the error names the
+    /// variable, its value and what was expected.
+    pub fn setting_as<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        expected: &str,
+    ) -> Result<T, ConfigError> {
+        let text = self.setting(name)?;
+        text.trim().parse().map_err(|_| ConfigError::Setting {
+            name: vars::setting(name),
+            setting: name.to_string(),
+            value: text.to_string(),
+            why: format!("expected {expected}"),
+        })
     }
 
     /// `CAP_<CAPABILITY>_` for this capability.

@@ -29,6 +29,9 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 503: the capability is switched off by its `ENABLED` flag.
     CapabilityDisabled,
+    /// 503: an upstream the capability depends on (a model provider) is throttled,
+    /// failing or unreachable, and no fallback answer exists; retry after `Retry-After`.
+    CapabilityDegraded,
     /// 500, or 503 with `Retry-After` when the store is unavailable.
     InternalError,
 }
@@ -45,6 +48,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::CapabilityDisabled => "CAPABILITY_DISABLED",
+            ErrorCode::CapabilityDegraded => "CAPABILITY_DEGRADED",
             ErrorCode::InternalError => "INTERNAL_ERROR",
         }
     }
@@ -60,6 +64,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::CapabilityDisabled => 503,
+            ErrorCode::CapabilityDegraded => 503,
             ErrorCode::InternalError => 500,
         }
     }
@@ -168,6 +173,21 @@ impl ApiError {
         e.degraded = true;
         e.retry_after = Some(RETRY_AFTER_SECONDS);
         e
+    }
+
+    /// 503 CAPABILITY_DEGRADED, degraded, with `Retry-After`: what the capability
+    /// depends on (not its store) cannot answer and there is no fallback.
+    pub fn upstream_degraded(message: impl Into<String>, retry_after: u32) -> Self {
+        let mut e = Self::new(ErrorCode::CapabilityDegraded, message);
+        e.degraded = true;
+        e.retry_after = Some(retry_after.max(1));
+        e
+    }
+
+    /// The same error asking the client to wait `seconds` before retrying.
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
     }
 
     /// 500 with the envelope; the cause goes to the log, not to the client.

@@ -36,6 +36,8 @@ pub mod fallback;
 pub mod flags;
 pub mod http;
 pub mod idempotency;
+pub mod outbox;
+pub mod peer;
 pub mod store;
 pub mod telemetry;
 pub mod time;

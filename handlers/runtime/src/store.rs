@@ -37,6 +37,8 @@ pub enum StoreError {
     Conflict(String),
     /// Another request already holds this idempotency key.
     KeyTaken,
+    /// A condition of the write that encodes a limit failed (a quota): the limit's name.
+    Limit(String),
     /// A cursor that does not belong to this listing.
     BadCursor,
     /// Anything else (a bug, a permission): logged, answered 500.
@@ -65,6 +67,7 @@ impl StoreError {
             StoreError::NotFound(what) => ApiError::not_found(format!("no such {what}")),
             StoreError::Conflict(why) => ApiError::conflict(why),
             StoreError::KeyTaken => ApiError::conflict("this Idempotency-Key is in use"),
+            StoreError::Limit(limit) => ApiError::rate_limited(format!("over the {limit} limit")),
             StoreError::BadCursor => ApiError::invalid(
                 "cursor",
                 "the cursor does not belong to this listing; start again without it",
@@ -500,6 +503,7 @@ mod tests {
         assert_eq!(status(StoreError::NotFound("thread".into())), 404);
         assert_eq!(status(StoreError::Conflict("x".into())), 409);
         assert_eq!(status(StoreError::KeyTaken), 409);
+        assert_eq!(status(StoreError::Limit("requests per minute".into())), 429);
         assert_eq!(status(StoreError::BadCursor), 400);
         assert_eq!(status(StoreError::Other("x".into())), 500);
     }

@@ -62,6 +62,10 @@ impl Event {
         Self::new("GET", path)
     }
 
+    pub fn put(path: &str) -> Self {
+        Self::new("PUT", path)
+    }
+
     pub fn post(path: &str) -> Self {
         Self::new("POST", path)
     }

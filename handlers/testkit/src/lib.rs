@@ -38,12 +38,14 @@ pub use stackpro_tests::Emulator;
 
 pub mod contract;
 pub mod event;
+pub mod loopback;
 pub mod overhead;
 pub mod serve;
 pub mod token;
 
 pub use contract::{Contract, PathMatch};
 pub use event::Event;
+pub use loopback::{Answer, Loopback, Seen};
 pub use token::{Token, AUDIENCE, SECRET};
 
 /// The environment the harness renders the stack's variables for.

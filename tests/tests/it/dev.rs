@@ -18,16 +18,20 @@ fn dry_run_plans_loopback_servers_with_the_stacks_variables() {
         .iter()
         .map(|s| s["capability"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["datalake", "messaging"], "{report}");
-    let messaging = &served[1];
+    assert_eq!(names, ["ai", "datalake", "messaging"], "{report}");
+    let messaging = &served[2];
     assert_eq!(
         messaging["url"],
-        "http://127.0.0.1:9001/lambda-url/messaging"
+        "http://127.0.0.1:9002/lambda-url/messaging"
     );
-    // Each finds the other through discovery's override variable.
+    // Each finds the others through discovery's override variable.
     assert_eq!(
         messaging["environment"]["CAP_DATALAKE_BASE_URL"],
-        "http://127.0.0.1:9000/lambda-url/datalake"
+        "http://127.0.0.1:9001/lambda-url/datalake"
+    );
+    assert_eq!(
+        served[0]["environment"]["CAP_MESSAGING_BASE_URL"],
+        "http://127.0.0.1:9002/lambda-url/messaging"
     );
     let command: Vec<&str> = messaging["command"]
         .as_array()
@@ -90,15 +94,16 @@ fn environments_that_are_not_a_loopback_emulator_are_refused() {
 
 #[test]
 fn a_capability_without_a_handler_crate_is_refused() {
-    let run = stackpro(&project_root(), &["dev", "ai", "--dry-run"]);
+    let run = stackpro(&project_root(), &["dev", "billing", "--dry-run"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
-        run.stderr.contains("capability ai has no handler crate"),
+        run.stderr
+            .contains("capability billing has no handler crate"),
         "{run:?}"
     );
     assert!(
         run.stderr
-            .contains("serve one that has: datalake, messaging"),
+            .contains("serve one that has: ai, datalake, messaging"),
         "{run:?}"
     );
 }
