@@ -133,15 +133,13 @@ impl<S: Store, P: Provider> Ai<S, P> {
     async fn create_request(&self, ctx: &RequestContext, tenant: &str) -> Result<Reply, ApiError> {
         let input: CreateRequest = ctx.input()?;
         let limits = self.effective_limits(tenant).await?;
-        let max_tokens = input.max_tokens.unwrap_or(self.settings.max_tokens);
-        if max_tokens > self.settings.max_tokens {
-            return Err(ApiError::invalid(
-                "max_tokens",
-                format!("max_tokens is at most {} here", self.settings.max_tokens),
-            ));
-        }
-        // Never reserve more than a whole day's quota: the model is asked for no more.
-        let max_tokens = max_tokens.min(u32::try_from(limits.tokens_per_day).unwrap_or(u32::MAX));
+        // The environment's ceiling, and never more than a whole day's quota: the model
+        // is asked for no more than can be reserved.
+        let max_tokens = input
+            .max_tokens
+            .unwrap_or(self.settings.max_tokens)
+            .min(self.settings.max_tokens)
+            .min(u32::try_from(limits.tokens_per_day).unwrap_or(u32::MAX));
         let prompt = Prompt {
             system: input.system,
             prompt: input.prompt,
