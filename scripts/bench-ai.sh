@@ -101,7 +101,7 @@ echo "== 2. cold init to the first answered request (the release bootstrap, $run
 python3 scripts/bench/cold_init.py "$bootstrap" "$work/ask.json" "$runs"
 
 echo "== 3. DynamoDB calls per request (interceptor on the handler's client, private moto)"
-cargo run --quiet --locked -p stackpro-ai --example dynamodb_calls 2>/dev/null
+cargo run --quiet --locked -p stackpro-ai --example dynamodb_calls >/dev/null
 
 echo "== 4. the handler's own overhead, store and model excluded (release, in process)"
 cargo run --quiet --release --locked -p stackpro-ai --example request_overhead -- "$requests" >/dev/null

@@ -4,7 +4,8 @@
 //!
 //!     cargo run -p stackpro-ai --example dynamodb_calls
 //!
-//! Prints, per kind of request, the calls by operation. Used by scripts/bench-ai.sh.
+//! Prints, per kind of request, the calls by operation on stderr (stdout carries the
+//! handler's log lines). Used by scripts/bench-ai.sh.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -68,6 +69,11 @@ async fn main() {
     let counting = counter.clone();
     let h = Harness::setup("ai")
         .var("CAP_BILLING_BASE_URL", &billing.url)
+        // The default 60 a minute would refuse the later rounds.
+        .var(
+            &stackpro_conventions::vars::setting("quota_requests_per_minute"),
+            "100000",
+        )
         .start(move |config, sdk| async move {
             let settings = Settings::from_config(&config)?;
             let dynamodb = aws_sdk_dynamodb::Client::from_conf(

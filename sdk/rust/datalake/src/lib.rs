@@ -505,7 +505,7 @@ impl Client {
     pub async fn get_dataset(&self, dataset_id: &str) -> Reply<Dataset> {
         let mut path = String::new();
         path.push_str("/v1/datasets/");
-        encode(&dataset_id.to_string(), &mut path);
+        encode(dataset_id, &mut path);
         #[allow(unused_mut)]
         let mut query: Vec<(&str, String)> = Vec::new();
         #[allow(unused_mut)]
@@ -529,7 +529,7 @@ impl Client {
     ) -> Reply<RecordPage> {
         let mut path = String::new();
         path.push_str("/v1/datasets/");
-        encode(&dataset_id.to_string(), &mut path);
+        encode(dataset_id, &mut path);
         path.push_str("/records");
         #[allow(unused_mut)]
         let mut query: Vec<(&str, String)> = Vec::new();
@@ -571,7 +571,7 @@ impl Client {
     ) -> Reply<BatchReceipt> {
         let mut path = String::new();
         path.push_str("/v1/datasets/");
-        encode(&dataset_id.to_string(), &mut path);
+        encode(dataset_id, &mut path);
         path.push_str("/records");
         #[allow(unused_mut)]
         let mut query: Vec<(&str, String)> = Vec::new();
@@ -599,7 +599,7 @@ impl Client {
     ) -> Reply<Export> {
         let mut path = String::new();
         path.push_str("/v1/datasets/");
-        encode(&dataset_id.to_string(), &mut path);
+        encode(dataset_id, &mut path);
         path.push_str("/exports");
         #[allow(unused_mut)]
         let mut query: Vec<(&str, String)> = Vec::new();
@@ -740,8 +740,8 @@ struct Call<'a> {
 }
 
 /// Percent-encodes all but RFC 3986's unreserved characters.
-fn encode(text: &str, out: &mut String) {
-    for b in text.bytes() {
+fn encode(segment: impl std::fmt::Display, out: &mut String) {
+    for b in segment.to_string().bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(b as char);
         } else {

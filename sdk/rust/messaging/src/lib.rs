@@ -167,7 +167,7 @@ pub struct HealthChecks {
 /// ErrorErrorDetails
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorErrorDetails {
-    /// The offending field
+    /// The offending field, header or parameter
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
@@ -461,7 +461,7 @@ impl Client {
     pub async fn get_thread(&self, thread_id: &str) -> Reply<Thread> {
         let mut path = String::new();
         path.push_str("/v1/threads/");
-        encode(&thread_id.to_string(), &mut path);
+        encode(thread_id, &mut path);
         #[allow(unused_mut)]
         let mut query: Vec<(&str, String)> = Vec::new();
         #[allow(unused_mut)]
@@ -485,7 +485,7 @@ impl Client {
     ) -> Reply<MessagePage> {
         let mut path = String::new();
         path.push_str("/v1/threads/");
-        encode(&thread_id.to_string(), &mut path);
+        encode(thread_id, &mut path);
         path.push_str("/messages");
         #[allow(unused_mut)]
         let mut query: Vec<(&str, String)> = Vec::new();
@@ -521,7 +521,7 @@ impl Client {
     ) -> Reply<Message> {
         let mut path = String::new();
         path.push_str("/v1/threads/");
-        encode(&thread_id.to_string(), &mut path);
+        encode(thread_id, &mut path);
         path.push_str("/messages");
         #[allow(unused_mut)]
         let mut query: Vec<(&str, String)> = Vec::new();
@@ -665,8 +665,8 @@ struct Call<'a> {
 }
 
 /// Percent-encodes all but RFC 3986's unreserved characters.
-fn encode(text: &str, out: &mut String) {
-    for b in text.bytes() {
+fn encode(segment: impl std::fmt::Display, out: &mut String) {
+    for b in segment.to_string().bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(b as char);
         } else {
