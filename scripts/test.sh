@@ -2,8 +2,8 @@
 # The whole test suite, from a fresh machine: installs the pinned tools (.venv), then
 #   cargo fmt --check, cargo clippy -D warnings, every test (the emulator tests start
 #   their own moto servers on loopback), the short fault-injection suite (stackpro through
-#   scripts/fault-proxy.py in front of its own moto), schemathesis against the locally served
-#   messaging handler, cfn-lint and checkov over every rendered template, and the committed
+#   scripts/fault-proxy.py in front of its own moto), schemathesis against every locally
+#   served capability (ai with a loopback model server), cfn-lint and checkov over every rendered template, and the committed
 #   client SDKs against the contracts (stackpro sdk check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +24,7 @@ cargo test --workspace --locked
 echo "==> fault injection, short form (scripts/fault-suite.py --short)"
 cargo build --workspace --locked --quiet
 .venv/bin/python scripts/fault-suite.py --short
-echo "==> schemathesis against the locally served messaging API (scripts/contract-test.sh)"
+echo "==> schemathesis against every locally served capability (scripts/contract-test.sh)"
 bash scripts/contract-test.sh
 echo "==> cfn-lint and checkov over every rendered template (stackpro validate)"
 cargo run --quiet --locked -p stackpro -- validate

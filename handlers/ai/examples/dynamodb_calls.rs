@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::ConfigBag;
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use serde_json::json;
 use stackpro_ai::model::{Prompt, Settings, Usage};
 use stackpro_ai::provider::{Completion, Provider, ProviderError};
@@ -28,14 +29,21 @@ impl Intercept for Counter {
         "Counter"
     }
 
-    fn read_before_execution(
+    /// Every HTTP request sent (an SDK retry counts again), by its `X-Amz-Target`
+    /// (`DynamoDB_20120810.TransactWriteItems`).
+    fn read_before_transmit(
         &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        cfg: &mut ConfigBag,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let name = cfg
-            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
-            .map_or("unknown".to_string(), |m| m.name().to_string());
+        let name = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.rsplit('.').next())
+            .unwrap_or("unknown")
+            .to_string();
         *self.0.lock().unwrap().entry(name).or_default() += 1;
         Ok(())
     }
