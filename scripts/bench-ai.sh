@@ -53,19 +53,7 @@ for _ in $(seq 100); do curl -fs -m 2 "http://127.0.0.1:$moto_port/moto-api/" >/
 model_port=$(free_port)
 # An OpenAI-compatible chat-completions server that answers at once (the model's own time
 # is not the handler's).
-setsid python3 - "$model_port" >"$work/model.log" 2>&1 <<'PY' &
-import http.server, json, sys
-class Model(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *a): pass
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        answer = json.dumps({"id": "b", "object": "chat.completion", "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": 2, "total_tokens": 14}}).encode()
-        self.send_response(200); self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer))); self.end_headers(); self.wfile.write(answer)
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Model).serve_forever()
-PY
+setsid python3 scripts/model-server.py "$model_port" >"$work/model.log" 2>&1 &
 pids+=($!)
 cargo build --quiet --locked -p stackpro
 stackpro="${CARGO_TARGET_DIR:-target}/debug/stackpro"

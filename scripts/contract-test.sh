@@ -77,19 +77,7 @@ wait_for "http://127.0.0.1:$moto_port/moto-api/" 30
 # on loopback that answers at once (schemathesis checks the handler, not a model), handed
 # to `stackpro dev` as the setting's override.
 model_port=$(free_port)
-setsid python3 - "$model_port" >"$work/model.log" 2>&1 <<'PY' &
-import http.server, json, sys
-class Model(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *a): pass
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        answer = json.dumps({"id": "c", "object": "chat.completion", "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": 2, "total_tokens": 14}}).encode()
-        self.send_response(200); self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer))); self.end_headers(); self.wfile.write(answer)
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Model).serve_forever()
-PY
+setsid python3 scripts/model-server.py "$model_port" >"$work/model.log" 2>&1 &
 pids+=($!)
 export STACKPRO_SETTING_OPENAI_BASE_URL="http://127.0.0.1:$model_port/v1"
 
