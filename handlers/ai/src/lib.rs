@@ -79,18 +79,6 @@ impl<S: Store, P: Provider> Ai<S, P> {
         }
     }
 
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
-    pub fn metering(&self) -> &Metering {
-        &self.metering
-    }
-
-    pub fn runtime(&self) -> &Runtime {
-        &self.runtime
-    }
-
     /// The tenant's own limits, cached for the discovery TTL (a `PUT` on this instance
     /// is seen at once, on others within the TTL).
     async fn tenant_limits(&self, tenant: &str) -> Result<Option<TenantLimits>, ApiError> {
